@@ -1,0 +1,552 @@
+//! The assembler: [`StreamEvent`]s in, one [`AssembledMessage`] out, with each tool call
+//! reported the moment its provider marks it complete.
+//!
+//! Blocks are addressed by their index, never by "the latest block". Tool arguments are
+//! appended as they stream (linear) and parsed once, when the call's block stops. A call
+//! whose arguments are not a JSON object is never coerced to `{}`: its input is an
+//! [`ArgumentsError`] that says why. Empty arguments (Anthropic's no-argument tools) are
+//! `{}`.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+
+use serde_json::{Map, Value};
+
+use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+
+/// Default for [`AssembleLimits::max_blocks`].
+pub const DEFAULT_MAX_BLOCKS: usize = 4096;
+/// Default for [`AssembleLimits::max_argument_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Limits for [`Assembler`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssembleLimits {
+    max_blocks: usize,
+    max_argument_bytes: usize,
+}
+
+impl AssembleLimits {
+    /// The defaults: 4096 blocks per message, 16 MiB of arguments per tool call.
+    pub fn new() -> Self {
+        AssembleLimits {
+            max_blocks: DEFAULT_MAX_BLOCKS,
+            max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
+        }
+    }
+
+    /// Most content blocks in one message (default 4096, [`DEFAULT_MAX_BLOCKS`]).
+    pub fn max_blocks(mut self, n: NonZeroUsize) -> Self {
+        self.max_blocks = n.get();
+        self
+    }
+
+    /// Most argument bytes for one tool call (default 16 MiB,
+    /// [`DEFAULT_MAX_ARGUMENT_BYTES`]).
+    pub fn max_argument_bytes(mut self, n: NonZeroUsize) -> Self {
+        self.max_argument_bytes = n.get();
+        self
+    }
+}
+
+impl Default for AssembleLimits {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An event the assembler could not place. The event is ignored; assembly goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssembleError {
+    /// A delta or stop for a block that never started.
+    UnknownBlock {
+        /// The block index.
+        index: usize,
+    },
+    /// A second start for a block index that is already in use.
+    DuplicateBlock {
+        /// The block index.
+        index: usize,
+    },
+    /// More blocks than [`AssembleLimits::max_blocks`].
+    TooManyBlocks {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for AssembleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AssembleError::UnknownBlock { index } => {
+                write!(f, "event for content block {index}, which never started")
+            }
+            AssembleError::DuplicateBlock { index } => {
+                write!(f, "content block {index} started twice")
+            }
+            AssembleError::TooManyBlocks { limit } => {
+                write!(f, "more than {limit} content blocks in one message")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AssembleError {}
+
+/// Why a tool call has no usable input. The call must not be run; it is answered with an
+/// error result that carries this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArgumentsError {
+    /// The arguments are not valid JSON.
+    InvalidJson {
+        /// The parser's explanation, with line and column.
+        reason: String,
+    },
+    /// Valid JSON, but not an object.
+    NotAnObject {
+        /// The JSON type found (`array`, `string`, ...).
+        found: &'static str,
+    },
+    /// The stream ended before the provider marked the call complete.
+    Incomplete,
+    /// The arguments exceeded [`AssembleLimits::max_argument_bytes`].
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for ArgumentsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgumentsError::InvalidJson { reason } => {
+                write!(f, "invalid JSON in tool arguments: {reason}")
+            }
+            ArgumentsError::NotAnObject { found } => {
+                write!(f, "tool arguments must be a JSON object, found {found}")
+            }
+            ArgumentsError::Incomplete => f.write_str(
+                "tool call incomplete: the stream ended before the provider marked its arguments complete",
+            ),
+            ArgumentsError::TooLarge { limit } => {
+                write!(f, "tool arguments larger than the limit of {limit} bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ArgumentsError {}
+
+/// A client tool call assembled from the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    /// Position among the message's client tool calls, from 0: the ordering key.
+    pub index: usize,
+    /// The content block that carried it.
+    pub block: usize,
+    /// The provider's id, or a deterministic `call_N` when it gave none.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments exactly as the model produced them.
+    pub arguments: String,
+    /// The parsed arguments, once complete; an error says why there are none.
+    pub input: Result<Value, ArgumentsError>,
+    /// Whether the provider marked the call complete.
+    pub complete: bool,
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Parses complete tool arguments: empty means `{}`; anything but an object is an error.
+pub fn parse_arguments(arguments: &str) -> Result<Value, ArgumentsError> {
+    if arguments.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err(ArgumentsError::NotAnObject {
+            found: json_type(&other),
+        }),
+        Err(e) => Err(ArgumentsError::InvalidJson {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// One content block of the assembled message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContentBlock {
+    /// The block's index in the message.
+    pub index: usize,
+    /// What it is.
+    pub block: Block,
+    /// Its text (answer, reasoning or refusal text); empty for tool calls.
+    pub text: String,
+    /// A reasoning signature, when the provider sent one.
+    pub signature: String,
+    /// For a client tool call, its position in [`AssembledMessage::tool_calls`].
+    pub tool_call: Option<usize>,
+    /// Whether the block's stop was seen.
+    pub stopped: bool,
+}
+
+/// Everything the stream said about one message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AssembledMessage {
+    /// The provider's message id.
+    pub id: Option<String>,
+    /// The model.
+    pub model: Option<String>,
+    /// Whether the provider's normal end of message was seen.
+    pub complete: bool,
+    /// Why the model stopped (`None` if the stream never said).
+    pub stop_reason: Option<StopReason>,
+    /// The content blocks in message order.
+    pub blocks: Vec<ContentBlock>,
+    /// The client tool calls in request order.
+    pub tool_calls: Vec<ToolCall>,
+    /// Token counts.
+    pub usage: Usage,
+    /// The first error the provider reported in the stream.
+    pub error: Option<ProviderError>,
+}
+
+impl AssembledMessage {
+    /// The answer text: every text block, concatenated in order (no reasoning, no refusal).
+    pub fn text(&self) -> String {
+        self.blocks_text(|b| matches!(b, Block::Text))
+    }
+
+    /// The reasoning text, concatenated.
+    pub fn thinking(&self) -> String {
+        self.blocks_text(|b| matches!(b, Block::Thinking))
+    }
+
+    /// The refusal text, concatenated.
+    pub fn refusal(&self) -> String {
+        self.blocks_text(|b| matches!(b, Block::Refusal))
+    }
+
+    fn blocks_text(&self, which: impl Fn(&Block) -> bool) -> String {
+        self.blocks
+            .iter()
+            .filter(|b| which(&b.block))
+            .map(|b| b.text.as_str())
+            .collect()
+    }
+
+    /// The normalized stop reason, if any.
+    pub fn stop_kind(&self) -> Option<StopKind> {
+        self.stop_reason.as_ref().map(|s| s.kind)
+    }
+}
+
+/// Builds an [`AssembledMessage`] from [`StreamEvent`]s.
+///
+/// # Termination
+///
+/// [`finish`](Self::finish) returns the message. A tool call whose block never stopped is
+/// reported with `complete: false` and [`ArgumentsError::Incomplete`], never dropped and
+/// never parsed: arguments that happen to parse may still be cut short.
+///
+/// # Example
+///
+/// ```
+/// use toolstream::{Assembler, Block, Delta, StreamEvent};
+///
+/// let mut asm = Assembler::new();
+/// let tool = Block::ToolUse { id: "toolu_1".into(), name: "search".into() };
+/// asm.push(&StreamEvent::BlockStart { index: 0, block: tool })?;
+/// asm.push(&StreamEvent::BlockDelta { index: 0, delta: Delta::ToolInput("{\"q\":".into()) })?;
+/// asm.push(&StreamEvent::BlockDelta { index: 0, delta: Delta::ToolInput("\"x\"}".into()) })?;
+/// let done = asm.push(&StreamEvent::BlockStop { index: 0 })?;
+/// assert_eq!(done, Some(0), "call 0 is complete");
+/// let message = asm.finish();
+/// assert_eq!(message.tool_calls[0].input.as_ref().unwrap()["q"], "x");
+/// # Ok::<(), toolstream::AssembleError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Assembler {
+    limits: AssembleLimits,
+    message: AssembledMessage,
+}
+
+impl Assembler {
+    /// An assembler with the default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An assembler with `limits`.
+    pub fn with_limits(limits: AssembleLimits) -> Self {
+        Assembler {
+            limits,
+            message: AssembledMessage::default(),
+        }
+    }
+
+    /// The message so far.
+    pub fn message(&self) -> &AssembledMessage {
+        &self.message
+    }
+
+    fn block_slot(&self, index: usize) -> Option<usize> {
+        // Deltas nearly always go to the newest block: search from the end.
+        self.message.blocks.iter().rposition(|b| b.index == index)
+    }
+
+    /// Takes one event. Returns the position of a tool call this event completed.
+    ///
+    /// # Errors
+    ///
+    /// An [`AssembleError`] when the event does not fit the message so far; the event is
+    /// ignored and later events are still taken.
+    pub fn push(&mut self, event: &StreamEvent) -> Result<Option<usize>, AssembleError> {
+        let m = &mut self.message;
+        match event {
+            StreamEvent::MessageStart { id, model, usage } => {
+                if m.id.is_none() {
+                    m.id.clone_from(id);
+                }
+                if m.model.is_none() {
+                    m.model.clone_from(model);
+                }
+                m.usage.update(*usage);
+            }
+            StreamEvent::BlockStart { index, block } => {
+                if self.block_slot(*index).is_some() {
+                    return Err(AssembleError::DuplicateBlock { index: *index });
+                }
+                let m = &mut self.message;
+                if m.blocks.len() >= self.limits.max_blocks {
+                    return Err(AssembleError::TooManyBlocks {
+                        limit: self.limits.max_blocks,
+                    });
+                }
+                let tool_call = match block {
+                    Block::ToolUse { id, name } => {
+                        m.tool_calls.push(ToolCall {
+                            index: m.tool_calls.len(),
+                            block: *index,
+                            id: id.clone(),
+                            name: name.clone(),
+                            arguments: String::new(),
+                            input: Err(ArgumentsError::Incomplete),
+                            complete: false,
+                        });
+                        Some(m.tool_calls.len() - 1)
+                    }
+                    _ => None,
+                };
+                m.blocks.push(ContentBlock {
+                    index: *index,
+                    block: block.clone(),
+                    text: String::new(),
+                    signature: String::new(),
+                    tool_call,
+                    stopped: false,
+                });
+            }
+            StreamEvent::BlockDelta { index, delta } => {
+                let slot = self
+                    .block_slot(*index)
+                    .ok_or(AssembleError::UnknownBlock { index: *index })?;
+                let limit = self.limits.max_argument_bytes;
+                let m = &mut self.message;
+                let b = &mut m.blocks[slot];
+                match delta {
+                    Delta::Text(t) | Delta::Thinking(t) => b.text.push_str(t),
+                    Delta::Signature(s) => b.signature.push_str(s),
+                    Delta::ToolInput(fragment) => {
+                        if let Some(call) = b.tool_call.map(|c| &mut m.tool_calls[c]) {
+                            if call.complete {
+                                // Arguments after the provider's end marker: ignored.
+                            } else if call.arguments.len() + fragment.len() > limit {
+                                call.input = Err(ArgumentsError::TooLarge { limit });
+                            } else if !matches!(call.input, Err(ArgumentsError::TooLarge { .. })) {
+                                call.arguments.push_str(fragment);
+                            }
+                        }
+                    }
+                    Delta::Other => {}
+                }
+            }
+            StreamEvent::BlockStop { index } => {
+                let slot = self
+                    .block_slot(*index)
+                    .ok_or(AssembleError::UnknownBlock { index: *index })?;
+                let m = &mut self.message;
+                let b = &mut m.blocks[slot];
+                if b.stopped {
+                    return Ok(None);
+                }
+                b.stopped = true;
+                if let Some(c) = b.tool_call {
+                    let call = &mut m.tool_calls[c];
+                    call.complete = true;
+                    if !matches!(call.input, Err(ArgumentsError::TooLarge { .. })) {
+                        call.input = parse_arguments(&call.arguments);
+                    }
+                    return Ok(Some(c));
+                }
+            }
+            StreamEvent::MessageDelta { stop_reason, usage } => {
+                m.usage.update(*usage);
+                if let Some(stop) = stop_reason {
+                    match &mut m.stop_reason {
+                        // An error decides the outcome; a later reason only fills in the
+                        // provider's own string.
+                        Some(s) if s.kind == StopKind::Error => {
+                            if s.raw.is_none() {
+                                s.raw.clone_from(&stop.raw);
+                            }
+                        }
+                        _ => m.stop_reason = Some(stop.clone()),
+                    }
+                }
+            }
+            StreamEvent::MessageStop => m.complete = true,
+            StreamEvent::Ping => {}
+            StreamEvent::Error(e) => {
+                if m.error.is_none() {
+                    m.error = Some(e.clone());
+                }
+                if m.stop_kind() != Some(StopKind::Error) {
+                    m.stop_reason = Some(StopReason {
+                        kind: StopKind::Error,
+                        raw: None,
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ends the message and returns it.
+    pub fn finish(self) -> AssembledMessage {
+        self.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(index: usize, id: &str) -> StreamEvent {
+        StreamEvent::BlockStart {
+            index,
+            block: Block::ToolUse {
+                id: id.into(),
+                name: "t".into(),
+            },
+        }
+    }
+
+    fn args(index: usize, s: &str) -> StreamEvent {
+        StreamEvent::BlockDelta {
+            index,
+            delta: Delta::ToolInput(s.into()),
+        }
+    }
+
+    #[test]
+    fn interleaved_deltas_are_routed_by_index() {
+        let mut a = Assembler::new();
+        for e in [
+            start(0, "a"),
+            start(1, "b"),
+            args(1, "{\"y\":"),
+            args(0, "{\"x\":"),
+            args(0, "1}"),
+            args(1, "2}"),
+        ] {
+            a.push(&e).unwrap();
+        }
+        assert_eq!(a.push(&StreamEvent::BlockStop { index: 1 }), Ok(Some(1)));
+        assert_eq!(a.push(&StreamEvent::BlockStop { index: 0 }), Ok(Some(0)));
+        let m = a.finish();
+        assert_eq!(m.tool_calls[0].input, Ok(serde_json::json!({"x": 1})));
+        assert_eq!(m.tool_calls[1].input, Ok(serde_json::json!({"y": 2})));
+    }
+
+    #[test]
+    fn prefix_that_parses_is_not_complete() {
+        let mut a = Assembler::new();
+        a.push(&start(0, "a")).unwrap();
+        a.push(&args(0, "{\"q\":\"x\"}")).unwrap();
+        let m = a.finish();
+        assert!(!m.tool_calls[0].complete);
+        assert_eq!(m.tool_calls[0].input, Err(ArgumentsError::Incomplete));
+    }
+
+    #[test]
+    fn argument_errors_say_why() {
+        assert_eq!(parse_arguments(""), Ok(serde_json::json!({})));
+        assert_eq!(parse_arguments("  "), Ok(serde_json::json!({})));
+        assert_eq!(
+            parse_arguments("[1]"),
+            Err(ArgumentsError::NotAnObject { found: "array" })
+        );
+        let e = parse_arguments("{\"q\": \"x\",}").unwrap_err();
+        assert!(e.to_string().starts_with("invalid JSON in tool arguments: "));
+    }
+
+    #[test]
+    fn unknown_and_duplicate_blocks_are_errors() {
+        let mut a = Assembler::new();
+        assert_eq!(
+            a.push(&args(3, "{}")),
+            Err(AssembleError::UnknownBlock { index: 3 })
+        );
+        a.push(&start(0, "a")).unwrap();
+        assert_eq!(
+            a.push(&start(0, "b")),
+            Err(AssembleError::DuplicateBlock { index: 0 })
+        );
+    }
+
+    #[test]
+    fn argument_limit() {
+        let limits = AssembleLimits::new().max_argument_bytes(NonZeroUsize::new(4).unwrap());
+        let mut a = Assembler::with_limits(limits);
+        a.push(&start(0, "a")).unwrap();
+        a.push(&args(0, "{\"a\":1}")).unwrap();
+        a.push(&StreamEvent::BlockStop { index: 0 }).unwrap();
+        let m = a.finish();
+        assert_eq!(
+            m.tool_calls[0].input,
+            Err(ArgumentsError::TooLarge { limit: 4 })
+        );
+        assert!(m.tool_calls[0].arguments.is_empty());
+    }
+
+    #[test]
+    fn error_wins_over_later_stop_but_keeps_its_raw() {
+        let mut a = Assembler::new();
+        a.push(&StreamEvent::Error(ProviderError {
+            kind: "rate_limit_exceeded".into(),
+            message: "slow down".into(),
+        }))
+        .unwrap();
+        a.push(&StreamEvent::MessageDelta {
+            stop_reason: Some(StopReason::new(StopKind::Error, "failed")),
+            usage: Usage::default(),
+        })
+        .unwrap();
+        let m = a.finish();
+        assert_eq!(m.stop_reason, Some(StopReason::new(StopKind::Error, "failed")));
+        assert_eq!(m.error.unwrap().kind, "rate_limit_exceeded");
+    }
+}

@@ -1,0 +1,170 @@
+//! The `toolstream` command line (SPEC §7).
+//!
+//! JSON goes to standard output, diagnostics to standard error. Exit status 0 on success,
+//! 1 when the input is malformed or a limit was exceeded (one line on standard error), 2
+//! on bad usage.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use toolstream::report::{sse_event_json, stream_event_json, turn_json};
+use toolstream::{Assembler, ProviderChoice, SseDecoder, StreamDecoder};
+
+#[derive(Parser)]
+#[command(name = "toolstream", version, about = "Parse LLM provider streams and assemble their tool calls")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print each dispatched server-sent event as one JSON object per line.
+    Sse {
+        /// Input file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Print the unified events of a provider stream, one JSON object per line.
+    Events {
+        /// anthropic, openai-chat, openai-responses, gemini, bedrock or auto.
+        #[arg(long, default_value = "auto")]
+        provider: ProviderChoice,
+        /// Input file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Print the assembled message (text, tool calls, stop reason, usage) as one JSON object.
+    Turn {
+        /// anthropic, openai-chat, openai-responses, gemini, bedrock or auto.
+        #[arg(long, default_value = "auto")]
+        provider: ProviderChoice,
+        /// Input file, or `-` for standard input.
+        file: PathBuf,
+    },
+}
+
+/// Why a command failed: bad input (exit 1), or output that could not be written.
+enum Failure {
+    Input(String),
+    Output(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+fn open(path: &PathBuf) -> Result<Box<dyn Read>, Failure> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    File::open(path)
+        .map(|f| Box::new(f) as Box<dyn Read>)
+        .map_err(|e| Failure::Input(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Reads `path` in chunks, handing each to `f` as it arrives (so standard input streams).
+fn for_each_chunk(
+    path: &PathBuf,
+    mut f: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut input = open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::Input(format!("cannot read {}: {e}", path.display()))),
+        };
+        f(&buf[..n])?;
+    }
+}
+
+fn run_sse(path: &PathBuf, out: &mut impl Write) -> Result<(), Failure> {
+    let mut decoder = SseDecoder::new();
+    let mut events = Vec::new();
+    for_each_chunk(path, |chunk| {
+        let r = decoder.push(chunk, &mut events);
+        for e in events.drain(..) {
+            writeln!(out, "{}", sse_event_json(&e))?;
+        }
+        r.map_err(|e| Failure::Input(e.to_string()))
+    })?;
+    decoder.finish().map_err(|e| Failure::Input(e.to_string()))?;
+    Ok(())
+}
+
+fn run_events(provider: ProviderChoice, path: &PathBuf, out: &mut impl Write) -> Result<(), Failure> {
+    let mut decoder = StreamDecoder::new(provider);
+    let mut events = Vec::new();
+    for_each_chunk(path, |chunk| {
+        let r = decoder.push(chunk, &mut events);
+        for e in events.drain(..) {
+            writeln!(out, "{}", stream_event_json(&e))?;
+        }
+        r.map_err(|e| Failure::Input(e.to_string()))
+    })?;
+    let r = decoder.finish(&mut events);
+    for e in events.drain(..) {
+        writeln!(out, "{}", stream_event_json(&e))?;
+    }
+    r.map_err(|e| Failure::Input(e.to_string()))
+}
+
+fn run_turn(provider: ProviderChoice, path: &PathBuf, out: &mut impl Write) -> Result<(), Failure> {
+    let mut decoder = StreamDecoder::new(provider);
+    let mut assembler = Assembler::new();
+    let mut events = Vec::new();
+    let mut assemble = |events: &mut Vec<_>| -> Result<(), Failure> {
+        for e in events.drain(..) {
+            assembler
+                .push(&e)
+                .map_err(|e| Failure::Input(e.to_string()))?;
+        }
+        Ok(())
+    };
+    for_each_chunk(path, |chunk| {
+        let r = decoder.push(chunk, &mut events);
+        assemble(&mut events)?;
+        r.map_err(|e| Failure::Input(e.to_string()))
+    })?;
+    let r = decoder.finish(&mut events);
+    assemble(&mut events)?;
+    r.map_err(|e| Failure::Input(e.to_string()))?;
+    let Some(provider) = decoder.provider() else {
+        return Err(Failure::Input(
+            "could not detect the provider: the input holds no event".into(),
+        ));
+    };
+    writeln!(out, "{}", turn_json(provider, &assembler.finish()))?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = match &cli.command {
+        Command::Sse { file } => run_sse(file, &mut out),
+        Command::Events { provider, file } => run_events(*provider, file, &mut out),
+        Command::Turn { provider, file } => run_turn(*provider, file, &mut out),
+    };
+    let flushed = out.flush();
+    match result.and(flushed.map_err(Failure::Output)) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`toolstream sse big.sse | head`) is the reader's choice, not an error.
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            eprintln!("toolstream: cannot write output: {e}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Input(reason)) => {
+            eprintln!("toolstream: {reason}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The unified event vocabulary every provider decoder maps onto.
+
+use std::fmt;
+
+/// One event of a model's streamed message, whatever the provider.
+///
+/// Content arrives in blocks addressed by `index` (the position of the block in the
+/// message). Deltas are routed by that index, never to "the latest block".
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StreamEvent {
+    /// The message started.
+    MessageStart {
+        /// The provider's message or response id.
+        id: Option<String>,
+        /// The model that answers.
+        model: Option<String>,
+        /// Token counts reported at the start (usually the input tokens).
+        usage: Usage,
+    },
+    /// A content block started.
+    BlockStart {
+        /// The block's position in the message.
+        index: usize,
+        /// What kind of block it is.
+        block: Block,
+    },
+    /// A piece of a block's content.
+    BlockDelta {
+        /// The block the piece belongs to.
+        index: usize,
+        /// The piece.
+        delta: Delta,
+    },
+    /// A block is complete. For a tool-use block this is the provider's own end marker
+    /// (SPEC §4), so its arguments are final.
+    BlockStop {
+        /// The block that ended.
+        index: usize,
+    },
+    /// Message-level information: the stop reason and/or token counts.
+    MessageDelta {
+        /// Why the model stopped, when this event says.
+        stop_reason: Option<StopReason>,
+        /// Token counts; fields left `None` are unknown, not zero.
+        usage: Usage,
+    },
+    /// The provider's normal end of the message.
+    MessageStop,
+    /// A keep-alive.
+    Ping,
+    /// An error reported by the provider inside the stream.
+    Error(ProviderError),
+}
+
+/// The kind of a content block, given when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Block {
+    /// Answer text.
+    Text,
+    /// A client tool call: the caller runs it.
+    ToolUse {
+        /// The provider's call id (or a deterministic one when the provider gives none).
+        id: String,
+        /// The tool's name.
+        name: String,
+    },
+    /// A tool the provider runs itself (web search, code execution): not dispatched.
+    ServerToolUse {
+        /// The provider's id for it.
+        id: String,
+        /// The tool's name.
+        name: String,
+    },
+    /// The model's reasoning.
+    Thinking,
+    /// A refusal message (OpenAI's `refusal`); not answer text.
+    Refusal,
+    /// Any other block type, by the provider's name for it.
+    Other {
+        /// The provider's block type.
+        kind: String,
+    },
+}
+
+/// A piece of a block's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delta {
+    /// Text (for text and refusal blocks).
+    Text(String),
+    /// A fragment of a tool call's JSON arguments, to append as is.
+    ToolInput(String),
+    /// Reasoning text.
+    Thinking(String),
+    /// A signature over the reasoning.
+    Signature(String),
+    /// Something else the provider sent; skipped by the assembler.
+    Other,
+}
+
+/// Token counts. `None` means the provider did not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input (prompt) tokens.
+    pub input_tokens: Option<u64>,
+    /// Output (completion) tokens.
+    pub output_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Overwrites the counts that `later` reports.
+    pub fn update(&mut self, later: Usage) {
+        if later.input_tokens.is_some() {
+            self.input_tokens = later.input_tokens;
+        }
+        if later.output_tokens.is_some() {
+            self.output_tokens = later.output_tokens;
+        }
+    }
+
+    /// Whether no count is known.
+    pub fn is_empty(&self) -> bool {
+        self.input_tokens.is_none() && self.output_tokens.is_none()
+    }
+}
+
+/// Why the model stopped, normalized, with the provider's own string kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopReason {
+    /// The normalized reason.
+    pub kind: StopKind,
+    /// The provider's string (`"tool_calls"`, `"STOP"`, ...), if it gave one.
+    pub raw: Option<String>,
+}
+
+impl StopReason {
+    /// A stop reason from its parts.
+    pub fn new(kind: StopKind, raw: impl Into<String>) -> Self {
+        StopReason {
+            kind,
+            raw: Some(raw.into()),
+        }
+    }
+}
+
+/// The normalized stop reasons (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopKind {
+    /// The model finished its answer.
+    EndTurn,
+    /// The model wants its tool calls run.
+    ToolUse,
+    /// The output token limit was hit.
+    MaxTokens,
+    /// A stop sequence was produced.
+    StopSequence,
+    /// The model refused.
+    Refusal,
+    /// A long-running turn was paused (Anthropic server tools).
+    PauseTurn,
+    /// The provider filtered the output.
+    ContentFilter,
+    /// The stream carried an error.
+    Error,
+    /// Anything else.
+    Other,
+}
+
+impl StopKind {
+    /// The snake_case name used in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopKind::EndTurn => "end_turn",
+            StopKind::ToolUse => "tool_use",
+            StopKind::MaxTokens => "max_tokens",
+            StopKind::StopSequence => "stop_sequence",
+            StopKind::Refusal => "refusal",
+            StopKind::PauseTurn => "pause_turn",
+            StopKind::ContentFilter => "content_filter",
+            StopKind::Error => "error",
+            StopKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for StopKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error the provider reported inside the stream (for example Anthropic's
+/// `overloaded_error`, a Responses `error` event, a Bedrock exception frame).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    /// The provider's error type or code.
+    pub kind: String,
+    /// The provider's message.
+    pub message: String,
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "provider error {}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for ProviderError {}

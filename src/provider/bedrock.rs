@@ -1,0 +1,262 @@
+//! Amazon Bedrock `ConverseStream` (AWS event-stream frames).
+//!
+//! Each frame's `:event-type` header names the event and its payload is JSON:
+//! `messageStart {role}`, `contentBlockStart {contentBlockIndex, start: {toolUse:
+//! {toolUseId, name}}}`, `contentBlockDelta {contentBlockIndex, delta: {text} | {toolUse:
+//! {input}} | {reasoningContent: {text | signature}}}`, `contentBlockStop`,
+//! `messageStop {stopReason}`, `metadata {usage: {inputTokens, outputTokens}}`. A text
+//! block may have no `contentBlockStart`. Frames with `:message-type` `exception` (or
+//! `error`) carry the exception name in `:exception-type` (or `:error-code`) and become
+//! provider errors.
+//!
+//! `InvokeModelWithResponseStream` frames (`:event-type` `chunk`, payload
+//! `{"bytes": "<base64>"}`) wrap the model's own events; for Anthropic models those are
+//! decoded by the Anthropic decoder.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use super::{parse, AnthropicDecoder, Provider};
+use crate::error::DecodeError;
+use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+use crate::eventstream::Message;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload<'a> {
+    content_block_index: Option<usize>,
+    #[serde(borrow)]
+    start: Option<StartPayload<'a>>,
+    #[serde(borrow)]
+    delta: Option<DeltaPayload<'a>>,
+    #[serde(borrow)]
+    stop_reason: Option<Cow<'a, str>>,
+    usage: Option<UsagePayload>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    bytes: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartPayload<'a> {
+    #[serde(borrow)]
+    tool_use: Option<ToolUseStart<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolUseStart<'a> {
+    #[serde(borrow)]
+    tool_use_id: Cow<'a, str>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeltaPayload<'a> {
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tool_use: Option<ToolUseDelta<'a>>,
+    #[serde(borrow)]
+    reasoning_content: Option<ReasoningDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ToolUseDelta<'a> {
+    #[serde(borrow)]
+    input: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ReasoningDelta<'a> {
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    signature: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UsagePayload {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+/// Maps Bedrock's `stopReason`.
+pub fn stop_reason(raw: &str) -> StopReason {
+    let kind = match raw {
+        "end_turn" => StopKind::EndTurn,
+        "tool_use" => StopKind::ToolUse,
+        "max_tokens" | "model_context_window_exceeded" => StopKind::MaxTokens,
+        "stop_sequence" => StopKind::StopSequence,
+        "guardrail_intervened" | "content_filtered" => StopKind::ContentFilter,
+        _ => StopKind::Other,
+    };
+    StopReason::new(kind, raw)
+}
+
+/// Decoder for Bedrock event-stream messages. See the [module docs](self).
+#[derive(Debug, Default, Clone)]
+pub struct BedrockDecoder {
+    /// Blocks started so far (a text block may start implicitly with its first delta).
+    started: Vec<usize>,
+    /// Set once `chunk` frames show an InvokeModel stream of Anthropic events.
+    invoke: Option<AnthropicDecoder>,
+}
+
+impl BedrockDecoder {
+    /// A new decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one event-stream message.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::InvalidPayload`] when a known event's payload is not what Bedrock
+    /// documents.
+    pub fn push(&mut self, msg: &Message, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        let message_type = msg.message_type().unwrap_or("event");
+        if message_type != "event" {
+            let kind = msg
+                .exception_type()
+                .or_else(|| msg.header_str(":error-code"))
+                .unwrap_or(message_type)
+                .to_owned();
+            let body = std::str::from_utf8(msg.payload()).unwrap_or_default();
+            let message = serde_json::from_str::<Payload>(body)
+                .ok()
+                .and_then(|p| p.message.map(Cow::into_owned))
+                .or_else(|| msg.header_str(":error-message").map(str::to_owned))
+                .unwrap_or_else(|| body.to_owned());
+            out.push(StreamEvent::Error(ProviderError { kind, message }));
+            return Ok(());
+        }
+        let event = msg.event_type().unwrap_or_default();
+        let body = std::str::from_utf8(msg.payload()).map_err(|_| DecodeError::InvalidField {
+            provider: Provider::Bedrock,
+            event: event.to_owned(),
+            reason: "payload is not utf-8",
+        })?;
+        let missing = |reason| DecodeError::InvalidField {
+            provider: Provider::Bedrock,
+            event: event.to_owned(),
+            reason,
+        };
+        match event {
+            "messageStart" => out.push(StreamEvent::MessageStart {
+                id: None,
+                model: None,
+                usage: Usage::default(),
+            }),
+            "contentBlockStart" => {
+                let p: Payload = parse(Provider::Bedrock, event, body)?;
+                let index = p
+                    .content_block_index
+                    .ok_or_else(|| missing("missing `contentBlockIndex`"))?;
+                let block = match p.start.and_then(|s| s.tool_use) {
+                    Some(t) => Block::ToolUse {
+                        id: t.tool_use_id.into_owned(),
+                        name: t.name.into_owned(),
+                    },
+                    None => Block::Other {
+                        kind: "unknown".into(),
+                    },
+                };
+                self.started.push(index);
+                out.push(StreamEvent::BlockStart { index, block });
+            }
+            "contentBlockDelta" => {
+                let p: Payload = parse(Provider::Bedrock, event, body)?;
+                let index = p
+                    .content_block_index
+                    .ok_or_else(|| missing("missing `contentBlockIndex`"))?;
+                let d = p.delta.ok_or_else(|| missing("missing `delta`"))?;
+                let (implicit, delta) = if let Some(t) = d.text {
+                    (Block::Text, Delta::Text(t.into_owned()))
+                } else if let Some(t) = d.tool_use {
+                    let input = t.input.unwrap_or_default().into_owned();
+                    (Block::Other { kind: "toolUse".into() }, Delta::ToolInput(input))
+                } else if let Some(r) = d.reasoning_content {
+                    let delta = match (r.text, r.signature) {
+                        (Some(t), _) => Delta::Thinking(t.into_owned()),
+                        (None, Some(s)) => Delta::Signature(s.into_owned()),
+                        (None, None) => Delta::Other,
+                    };
+                    (Block::Thinking, delta)
+                } else {
+                    (Block::Other { kind: "unknown".into() }, Delta::Other)
+                };
+                if !self.started.contains(&index) {
+                    self.started.push(index);
+                    out.push(StreamEvent::BlockStart {
+                        index,
+                        block: implicit,
+                    });
+                }
+                if !matches!(&delta, Delta::ToolInput(s) if s.is_empty()) {
+                    out.push(StreamEvent::BlockDelta { index, delta });
+                }
+            }
+            "contentBlockStop" => {
+                let p: Payload = parse(Provider::Bedrock, event, body)?;
+                let index = p
+                    .content_block_index
+                    .ok_or_else(|| missing("missing `contentBlockIndex`"))?;
+                out.push(StreamEvent::BlockStop { index });
+            }
+            "messageStop" => {
+                let p: Payload = parse(Provider::Bedrock, event, body)?;
+                let raw = p.stop_reason.ok_or_else(|| missing("missing `stopReason`"))?;
+                out.push(StreamEvent::MessageDelta {
+                    stop_reason: Some(stop_reason(&raw)),
+                    usage: Usage::default(),
+                });
+                out.push(StreamEvent::MessageStop);
+            }
+            "metadata" => {
+                let p: Payload = parse(Provider::Bedrock, event, body)?;
+                if let Some(u) = p.usage {
+                    out.push(StreamEvent::MessageDelta {
+                        stop_reason: None,
+                        usage: Usage {
+                            input_tokens: u.input_tokens,
+                            output_tokens: u.output_tokens,
+                        },
+                    });
+                }
+            }
+            "chunk" => {
+                let p: Payload = parse(Provider::Bedrock, event, body)?;
+                let b64 = p.bytes.ok_or_else(|| missing("missing `bytes`"))?;
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|_| missing("`bytes` is not base64"))?;
+                let inner =
+                    String::from_utf8(raw).map_err(|_| missing("`bytes` is not utf-8 json"))?;
+                let anthropic = self.invoke.get_or_insert_with(AnthropicDecoder::new);
+                // The wrapped events use Bedrock's stop reasons only by name, so Anthropic's
+                // mapping applies unchanged.
+                anthropic.push(&inner, out)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// End of input.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature matches the other decoders.
+    pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! Gemini `streamGenerateContent?alt=sse`.
+//!
+//! Each SSE event is a whole `GenerateContentResponse`: `candidates[].content.parts[]`
+//! (`text`, with `"thought": true` for reasoning; `functionCall {name, args}`, always whole;
+//! `executableCode` / `codeExecutionResult` for server-side code), `finishReason` on the
+//! last chunk, `usageMetadata` (`promptTokenCount`, `candidatesTokenCount`). Only
+//! candidate 0 is read. Text parts that follow each other form one block; a function call
+//! is a block of its own, started, filled and completed at once.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{parse, BlockCounter, Provider};
+use crate::error::DecodeError;
+use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    candidates: Vec<Candidate<'a>>,
+    usage_metadata: Option<UsagePayload>,
+    #[serde(borrow)]
+    model_version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    response_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error: Option<ErrorPayload<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate<'a> {
+    #[serde(borrow)]
+    content: Option<Content<'a>>,
+    #[serde(borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+    index: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Content<'a> {
+    #[serde(default, borrow)]
+    parts: Vec<Part<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Part<'a> {
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    thought: bool,
+    #[serde(borrow)]
+    thought_signature: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    function_call: Option<FunctionCall<'a>>,
+    executable_code: Option<serde::de::IgnoredAny>,
+    code_execution_result: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct FunctionCall<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    args: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UsagePayload {
+    prompt_token_count: Option<u64>,
+    candidates_token_count: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ErrorPayload<'a> {
+    code: Option<i64>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+}
+
+/// Maps Gemini's `finishReason`; `STOP` means tool use when the candidate called functions.
+pub fn stop_reason(raw: &str, called_functions: bool) -> StopReason {
+    let kind = match raw {
+        "STOP" if called_functions => StopKind::ToolUse,
+        "STOP" => StopKind::EndTurn,
+        "MAX_TOKENS" => StopKind::MaxTokens,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII"
+        | "IMAGE_SAFETY" => StopKind::ContentFilter,
+        "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" => StopKind::Error,
+        _ => StopKind::Other,
+    };
+    StopReason::new(kind, raw)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Text,
+    Thinking,
+}
+
+/// Decoder for Gemini chunks. See the [module docs](self).
+#[derive(Debug, Default, Clone)]
+pub struct GeminiDecoder {
+    started: bool,
+    blocks: BlockCounter,
+    open: Option<(Open, usize)>,
+    calls: usize,
+    stopped: bool,
+}
+
+impl GeminiDecoder {
+    /// A new decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one payload (the SSE `data`).
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::InvalidPayload`] when the payload is not a response chunk.
+    pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        let chunk: Chunk = parse(Provider::Gemini, "GenerateContentResponse", data)?;
+        if let Some(e) = chunk.error {
+            out.push(StreamEvent::Error(ProviderError {
+                kind: e
+                    .status
+                    .map(Cow::into_owned)
+                    .or_else(|| e.code.map(|c| c.to_string()))
+                    .unwrap_or_else(|| "error".into()),
+                message: e.message.map(Cow::into_owned).unwrap_or_default(),
+            }));
+        }
+        if !self.started && !chunk.candidates.is_empty() {
+            self.started = true;
+            out.push(StreamEvent::MessageStart {
+                id: chunk.response_id.map(Cow::into_owned),
+                model: chunk.model_version.map(Cow::into_owned),
+                usage: Usage::default(),
+            });
+        }
+        let mut finish = None;
+        for cand in chunk.candidates {
+            if cand.index.unwrap_or(0) != 0 {
+                continue;
+            }
+            for part in cand.content.into_iter().flat_map(|c| c.parts) {
+                self.part(part, out)?;
+            }
+            finish = finish.or(cand.finish_reason);
+        }
+        let usage = chunk.usage_metadata.map(|u| Usage {
+            input_tokens: u.prompt_token_count,
+            output_tokens: u.candidates_token_count,
+        });
+        match finish {
+            // Every chunk may repeat `finishReason`; the last one stands (a `RECITATION`
+            // after `STOP`s ends a filtered answer). The message is complete at the first.
+            Some(reason) => {
+                self.close(out);
+                out.push(StreamEvent::MessageDelta {
+                    stop_reason: Some(stop_reason(&reason, self.calls > 0)),
+                    usage: usage.unwrap_or_default(),
+                });
+                if !self.stopped {
+                    self.stopped = true;
+                    out.push(StreamEvent::MessageStop);
+                }
+            }
+            None => {
+                if let Some(usage) = usage.filter(|u| !u.is_empty()) {
+                    out.push(StreamEvent::MessageDelta {
+                        stop_reason: None,
+                        usage,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// End of input.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature matches the other decoders.
+    pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    fn close(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some((_, index)) = self.open.take() {
+            out.push(StreamEvent::BlockStop { index });
+        }
+    }
+
+    fn text(&mut self, kind: Open, delta: Delta, out: &mut Vec<StreamEvent>) {
+        let index = match self.open {
+            Some((k, index)) if k == kind => index,
+            _ => {
+                self.close(out);
+                let index = self.blocks.next();
+                let block = match kind {
+                    Open::Text => Block::Text,
+                    Open::Thinking => Block::Thinking,
+                };
+                out.push(StreamEvent::BlockStart { index, block });
+                self.open = Some((kind, index));
+                index
+            }
+        };
+        out.push(StreamEvent::BlockDelta { index, delta });
+    }
+
+    fn part(&mut self, part: Part<'_>, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        if let Some(call) = part.function_call {
+            self.close(out);
+            let index = self.blocks.next();
+            let id = call
+                .id
+                .filter(|id| !id.is_empty())
+                .map(Cow::into_owned)
+                .unwrap_or_else(|| format!("call_{}", self.calls));
+            self.calls += 1;
+            out.push(StreamEvent::BlockStart {
+                index,
+                block: Block::ToolUse {
+                    id,
+                    name: call.name.into_owned(),
+                },
+            });
+            if let Some(args) = call.args {
+                out.push(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::ToolInput(args.get().to_owned()),
+                });
+            }
+            out.push(StreamEvent::BlockStop { index });
+        } else if let Some(text) = part.text {
+            if part.thought {
+                self.text(Open::Thinking, Delta::Thinking(text.into_owned()), out);
+            } else {
+                self.text(Open::Text, Delta::Text(text.into_owned()), out);
+            }
+        } else if part.executable_code.is_some() || part.code_execution_result.is_some() {
+            self.close(out);
+            let index = self.blocks.next();
+            let kind = if part.executable_code.is_some() {
+                "executableCode"
+            } else {
+                "codeExecutionResult"
+            };
+            out.push(StreamEvent::BlockStart {
+                index,
+                block: Block::Other { kind: kind.into() },
+            });
+            out.push(StreamEvent::BlockStop { index });
+        }
+        if let Some(sig) = part.thought_signature {
+            if let Some((_, index)) = self.open {
+                out.push(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::Signature(sig.into_owned()),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,327 @@
+//! OpenAI Chat Completions streaming, and the OpenAI-compatible servers.
+//!
+//! Each `chat.completion.chunk` holds `choices[].delta` with `content`, `refusal`,
+//! reasoning text (`reasoning_content` on DeepSeek, `reasoning` on OpenRouter) and
+//! `tool_calls[]` fragments keyed by `index`; the first fragment of a call carries its `id`
+//! and `function.name`, later ones `function.arguments` pieces. Only choice 0 is read.
+//!
+//! There is no per-call end marker: every call completes at the choice's `finish_reason`
+//! ([`OpenAiChatOptions::complete_on_next_index`] opts into treating the start of a higher
+//! `index` as the end of the previous call). A final chunk with empty `choices` may carry
+//! `usage`; `data: [DONE]` ends the stream.
+//!
+//! Quirks survived: a missing or constant `index` (Gemini's and Ollama's compatible
+//! endpoints send whole calls, each with its own `id`), a new `id` on a reused index (a new
+//! call), a whole call in one fragment, tool calls in the same chunk as `finish_reason`.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::{parse, BlockCounter, Provider};
+use crate::error::DecodeError;
+use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    choices: Vec<Choice<'a>>,
+    usage: Option<UsagePayload>,
+    #[serde(borrow)]
+    error: Option<ErrorPayload<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    index: Option<u64>,
+    #[serde(borrow)]
+    delta: Option<ChoiceDelta<'a>>,
+    #[serde(borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceDelta<'a> {
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tool_calls: Option<Vec<ToolCallDelta<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta<'a> {
+    index: Option<usize>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    function: Option<FunctionDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct UsagePayload {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ErrorPayload<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    code: Option<serde_json::Value>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+/// Maps Chat Completions' `finish_reason`.
+pub fn stop_reason(raw: &str) -> StopReason {
+    let kind = match raw {
+        "stop" => StopKind::EndTurn,
+        "tool_calls" | "function_call" => StopKind::ToolUse,
+        "length" => StopKind::MaxTokens,
+        "content_filter" => StopKind::ContentFilter,
+        _ => StopKind::Other,
+    };
+    StopReason::new(kind, raw)
+}
+
+/// Options for [`OpenAiChatDecoder`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenAiChatOptions {
+    /// Treat the first fragment of a call with a higher `index` as the end of the calls
+    /// before it, so eager dispatch can start them before `finish_reason` (default
+    /// `false`). Right for OpenAI itself, which streams calls one after another; wrong for
+    /// servers that interleave fragments of several calls.
+    pub complete_on_next_index: bool,
+}
+
+#[derive(Debug, Clone)]
+struct CallSlot {
+    wire_index: Option<usize>,
+    id: String,
+    block: usize,
+    open: bool,
+}
+
+/// Decoder for Chat Completions chunks. See the [module docs](self).
+#[derive(Debug, Default, Clone)]
+pub struct OpenAiChatDecoder {
+    options: OpenAiChatOptions,
+    started: bool,
+    blocks: BlockCounter,
+    text: Option<usize>,
+    refusal: Option<usize>,
+    thinking: Option<usize>,
+    calls: Vec<CallSlot>,
+    finished: bool,
+}
+
+impl OpenAiChatDecoder {
+    /// A decoder with default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A decoder with `options`.
+    pub fn with_options(options: OpenAiChatOptions) -> Self {
+        OpenAiChatDecoder {
+            options,
+            ..Self::default()
+        }
+    }
+
+    /// Decodes one payload (the SSE `data`); `[DONE]` is accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::InvalidPayload`] when the payload is not a chunk.
+    pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        if data.trim_end() == "[DONE]" {
+            return Ok(());
+        }
+        let chunk: Chunk = parse(Provider::OpenAiChat, "chat.completion.chunk", data)?;
+        if let Some(e) = chunk.error {
+            let kind = e
+                .kind
+                .map(Cow::into_owned)
+                .or_else(|| e.code.map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned)))
+                .unwrap_or_else(|| "error".into());
+            out.push(StreamEvent::Error(ProviderError {
+                kind,
+                message: e.message.map(Cow::into_owned).unwrap_or_default(),
+            }));
+        }
+        if !self.started && (chunk.id.is_some() || !chunk.choices.is_empty()) {
+            self.started = true;
+            out.push(StreamEvent::MessageStart {
+                id: chunk.id.map(Cow::into_owned),
+                model: chunk.model.map(Cow::into_owned),
+                usage: Usage::default(),
+            });
+        }
+        for choice in chunk.choices {
+            if choice.index.unwrap_or(0) != 0 {
+                continue;
+            }
+            if let Some(delta) = choice.delta {
+                self.delta(delta, out);
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.finish_reason(&reason, out);
+            }
+        }
+        if let Some(u) = chunk.usage {
+            out.push(StreamEvent::MessageDelta {
+                stop_reason: None,
+                usage: Usage {
+                    input_tokens: u.prompt_tokens,
+                    output_tokens: u.completion_tokens,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// End of input: nothing is completed here; calls without `finish_reason` stay open.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature matches the other decoders.
+    pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    fn open(
+        blocks: &mut BlockCounter,
+        slot: &mut Option<usize>,
+        block: Block,
+        out: &mut Vec<StreamEvent>,
+    ) -> usize {
+        *slot.get_or_insert_with(|| {
+            let index = blocks.next();
+            out.push(StreamEvent::BlockStart { index, block });
+            index
+        })
+    }
+
+    fn delta(&mut self, d: ChoiceDelta<'_>, out: &mut Vec<StreamEvent>) {
+        let texts = [
+            (
+                d.reasoning_content.or(d.reasoning),
+                &mut self.thinking,
+                Block::Thinking,
+            ),
+            (d.content, &mut self.text, Block::Text),
+            (d.refusal, &mut self.refusal, Block::Refusal),
+        ];
+        for (piece, slot, block) in texts {
+            let Some(piece) = piece.filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            let delta = match block {
+                Block::Thinking => Delta::Thinking(piece.into_owned()),
+                _ => Delta::Text(piece.into_owned()),
+            };
+            let index = Self::open(&mut self.blocks, slot, block, out);
+            out.push(StreamEvent::BlockDelta { index, delta });
+        }
+        for call in d.tool_calls.into_iter().flatten() {
+            self.tool_call(call, out);
+        }
+    }
+
+    fn tool_call(&mut self, call: ToolCallDelta<'_>, out: &mut Vec<StreamEvent>) {
+        let id = call.id.filter(|id| !id.is_empty());
+        let (name, arguments) = match call.function {
+            Some(f) => (f.name, f.arguments),
+            None => (None, None),
+        };
+        // Route the fragment: by `index` while the id agrees, else by `id`; with neither, it
+        // continues the most recent call (the only reading left).
+        let existing = match (call.index, id.as_deref()) {
+            (Some(i), Some(id)) => self
+                .calls
+                .iter()
+                .rposition(|c| c.wire_index == Some(i) && c.id == id),
+            (Some(i), None) => self.calls.iter().rposition(|c| c.wire_index == Some(i)),
+            (None, Some(id)) => self.calls.iter().rposition(|c| c.id == id),
+            (None, None) => self.calls.len().checked_sub(1),
+        };
+        let slot = match existing {
+            Some(s) => s,
+            None => {
+                if self.options.complete_on_next_index {
+                    for c in self.calls.iter_mut().filter(|c| c.open) {
+                        c.open = false;
+                        out.push(StreamEvent::BlockStop { index: c.block });
+                    }
+                }
+                let block = self.blocks.next();
+                let id = id
+                    .map(Cow::into_owned)
+                    .unwrap_or_else(|| format!("call_{}", self.calls.len()));
+                out.push(StreamEvent::BlockStart {
+                    index: block,
+                    block: Block::ToolUse {
+                        id: id.clone(),
+                        name: name.as_deref().unwrap_or_default().to_owned(),
+                    },
+                });
+                self.calls.push(CallSlot {
+                    wire_index: call.index,
+                    id,
+                    block,
+                    open: true,
+                });
+                self.calls.len() - 1
+            }
+        };
+        if let Some(args) = arguments.filter(|a| !a.is_empty()) {
+            out.push(StreamEvent::BlockDelta {
+                index: self.calls[slot].block,
+                delta: Delta::ToolInput(args.into_owned()),
+            });
+        }
+    }
+
+    fn finish_reason(&mut self, raw: &str, out: &mut Vec<StreamEvent>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let mut open: Vec<usize> = [self.thinking, self.text, self.refusal]
+            .into_iter()
+            .flatten()
+            .chain(self.calls.iter().filter(|c| c.open).map(|c| c.block))
+            .collect();
+        open.sort_unstable();
+        for c in &mut self.calls {
+            c.open = false;
+        }
+        for index in open {
+            out.push(StreamEvent::BlockStop { index });
+        }
+        out.push(StreamEvent::MessageDelta {
+            stop_reason: Some(stop_reason(raw)),
+            usage: Usage::default(),
+        });
+        out.push(StreamEvent::MessageStop);
+    }
+}

@@ -1,0 +1,437 @@
+//! OpenAI Responses API streaming.
+//!
+//! Typed events name the output item they belong to by `output_index` (and a content part
+//! by `content_index`): `response.output_item.added` opens an item (`message`,
+//! `function_call {call_id, name}`, `reasoning`, or a provider-run tool such as
+//! `web_search_call`); `response.output_text.delta`, `response.refusal.delta`,
+//! `response.function_call_arguments.delta` and `response.reasoning_summary_text.delta`
+//! fill it; `response.function_call_arguments.done` and `response.output_item.done` end
+//! it. `response.completed` / `response.incomplete` end the message; `response.failed`
+//! and `error` report errors.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::{parse, BlockCounter, Provider};
+use crate::error::DecodeError;
+use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    output_index: Option<usize>,
+    #[serde(borrow)]
+    item_id: Option<Cow<'a, str>>,
+    content_index: Option<usize>,
+    summary_index: Option<usize>,
+    #[serde(borrow)]
+    delta: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arguments: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    item: Option<Item<'a>>,
+    #[serde(borrow)]
+    part: Option<Part<'a>>,
+    #[serde(borrow)]
+    response: Option<Response<'a>>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error: Option<ErrorPayload<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Item<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    call_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Part<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Response<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    usage: Option<UsagePayload>,
+    #[serde(borrow)]
+    error: Option<ErrorPayload<'a>>,
+    #[serde(borrow)]
+    incomplete_details: Option<IncompleteDetails<'a>>,
+}
+
+#[derive(Deserialize)]
+struct UsagePayload {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ErrorPayload<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct IncompleteDetails<'a> {
+    #[serde(borrow)]
+    reason: Option<Cow<'a, str>>,
+}
+
+/// What an open block is, for routing and ending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Call { saw_arguments: bool },
+    Other,
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    output: usize,
+    content: Option<usize>,
+    block: usize,
+    kind: Kind,
+    open: bool,
+}
+
+/// Decoder for Responses API events. See the [module docs](self).
+#[derive(Debug, Default, Clone)]
+pub struct OpenAiResponsesDecoder {
+    started: bool,
+    blocks: BlockCounter,
+    slots: Vec<Slot>,
+    /// Output item ids and their `output_index`, for events that give only `item_id`.
+    items: Vec<(String, usize)>,
+    calls: usize,
+    errored: bool,
+}
+
+impl OpenAiResponsesDecoder {
+    /// A new decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one payload (the SSE `data`).
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::InvalidPayload`] when the payload is not an event, or a known event
+    /// lacks the index it needs.
+    pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        let p: Payload = parse(Provider::OpenAiResponses, "event", data)?;
+        let missing = |reason| DecodeError::InvalidField {
+            provider: Provider::OpenAiResponses,
+            event: p.kind.to_string(),
+            reason,
+        };
+        // Events name their item by `output_index`; when one leaves it out, its `item_id`
+        // (or its item's `id`) finds the index given when the item was added.
+        let item_id = p
+            .item_id
+            .as_deref()
+            .or_else(|| p.item.as_ref().and_then(|i| i.id.as_deref()));
+        let output_index = p.output_index.or_else(|| {
+            let id = item_id?;
+            self.items.iter().rev().find(|(i, _)| i == id).map(|&(_, o)| o)
+        });
+        let output_index = output_index.ok_or_else(|| missing("missing `output_index`"));
+        match &*p.kind {
+            "response.created" | "response.in_progress" => {
+                if !self.started {
+                    self.started = true;
+                    let r = p.response;
+                    let (id, model) = match r {
+                        Some(r) => (r.id.map(Cow::into_owned), r.model.map(Cow::into_owned)),
+                        None => (None, None),
+                    };
+                    out.push(StreamEvent::MessageStart {
+                        id,
+                        model,
+                        usage: Usage::default(),
+                    });
+                }
+            }
+            "response.output_item.added" => {
+                let output = output_index?;
+                let item = p.item.ok_or_else(|| missing("missing `item`"))?;
+                if let Some(id) = &item.id {
+                    self.items.push((id.to_string(), output));
+                }
+                let owned = |s: Option<Cow<str>>| s.map(Cow::into_owned).unwrap_or_default();
+                let (block, kind) = match &*item.kind {
+                    // Text arrives in content parts, opened by `content_part.added`.
+                    "message" => return Ok(()),
+                    "function_call" => {
+                        self.calls += 1;
+                        let id = item.call_id.or(item.id);
+                        (
+                            Block::ToolUse {
+                                id: owned(id),
+                                name: owned(item.name),
+                            },
+                            Kind::Call {
+                                saw_arguments: false,
+                            },
+                        )
+                    }
+                    "reasoning" => (Block::Thinking, Kind::Other),
+                    k if k.ends_with("_call") => (
+                        Block::ServerToolUse {
+                            id: owned(item.id),
+                            name: k.trim_end_matches("_call").to_owned(),
+                        },
+                        Kind::Other,
+                    ),
+                    k => (Block::Other { kind: k.to_owned() }, Kind::Other),
+                };
+                self.open(output, None, block, kind, out);
+            }
+            "response.content_part.added" => {
+                let output = output_index?;
+                let block = match p.part.as_ref().map(|x| &*x.kind) {
+                    Some("refusal") => Block::Refusal,
+                    _ => Block::Text,
+                };
+                self.open(output, p.content_index, block, Kind::Text, out);
+            }
+            "response.output_text.delta" | "response.refusal.delta" => {
+                let output = output_index?;
+                let block = if p.kind.starts_with("response.refusal") {
+                    Block::Refusal
+                } else {
+                    Block::Text
+                };
+                let index = self.find_or_open(output, p.content_index, block, out);
+                let text = p.delta.unwrap_or_default().into_owned();
+                out.push(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::Text(text),
+                });
+            }
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+                let output = output_index?;
+                let _ = p.summary_index;
+                let index = self.find_or_open(output, None, Block::Thinking, out);
+                let text = p.delta.unwrap_or_default().into_owned();
+                out.push(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::Thinking(text),
+                });
+            }
+            "response.function_call_arguments.delta" => {
+                let output = output_index?;
+                let slot = self
+                    .find(output, None)
+                    .filter(|&s| matches!(self.slots[s].kind, Kind::Call { .. }))
+                    .ok_or_else(|| missing("arguments for a function call that never started"))?;
+                let s = &mut self.slots[slot];
+                s.kind = Kind::Call {
+                    saw_arguments: true,
+                };
+                if let Some(d) = p.delta.filter(|d| !d.is_empty()) {
+                    out.push(StreamEvent::BlockDelta {
+                        index: s.block,
+                        delta: Delta::ToolInput(d.into_owned()),
+                    });
+                }
+            }
+            "response.function_call_arguments.done" => {
+                let output = output_index?;
+                let arguments = p.arguments;
+                self.end(output, None, arguments, out);
+            }
+            "response.content_part.done" => {
+                let output = output_index?;
+                self.end(output, p.content_index, None, out);
+            }
+            "response.output_item.done" => {
+                let output = output_index?;
+                let arguments = p.item.and_then(|i| i.arguments);
+                // Every block of this output item ends here, in block order.
+                let contents: Vec<Option<usize>> = self
+                    .slots
+                    .iter()
+                    .filter(|s| s.output == output && s.open)
+                    .map(|s| s.content)
+                    .collect();
+                for content in contents {
+                    self.end(output, content, arguments.clone(), out);
+                }
+            }
+            "response.completed" | "response.incomplete" => {
+                let r = p.response;
+                let (usage, reason) = match r {
+                    Some(r) => (
+                        r.usage.map(|u| Usage {
+                            input_tokens: u.input_tokens,
+                            output_tokens: u.output_tokens,
+                        }),
+                        r.incomplete_details.and_then(|d| d.reason),
+                    ),
+                    None => (None, None),
+                };
+                let stop = if p.kind == "response.completed" {
+                    let kind = if self.calls > 0 {
+                        StopKind::ToolUse
+                    } else {
+                        StopKind::EndTurn
+                    };
+                    StopReason::new(kind, "completed")
+                } else {
+                    let kind = match reason.as_deref() {
+                        Some("max_output_tokens") => StopKind::MaxTokens,
+                        Some("content_filter") => StopKind::ContentFilter,
+                        _ => StopKind::Other,
+                    };
+                    StopReason::new(kind, "incomplete")
+                };
+                self.close_all(out);
+                out.push(StreamEvent::MessageDelta {
+                    stop_reason: Some(stop),
+                    usage: usage.unwrap_or_default(),
+                });
+                out.push(StreamEvent::MessageStop);
+            }
+            "response.failed" => {
+                let r = p.response;
+                if let Some(e) = r.and_then(|r| r.error) {
+                    if !self.errored {
+                        self.errored = true;
+                        out.push(StreamEvent::Error(ProviderError {
+                            kind: e.code.map(Cow::into_owned).unwrap_or_else(|| "error".into()),
+                            message: e.message.map(Cow::into_owned).unwrap_or_default(),
+                        }));
+                    }
+                }
+                out.push(StreamEvent::MessageDelta {
+                    stop_reason: Some(StopReason::new(StopKind::Error, "failed")),
+                    usage: Usage::default(),
+                });
+            }
+            // Documented with `code` and `message` at the top level; the live API nests
+            // them in `error` (with a `type` such as "tokens").
+            "error" => {
+                self.errored = true;
+                let (code, message) = match p.error {
+                    Some(e) => (e.code.or(e.kind), e.message),
+                    None => (p.code, p.message),
+                };
+                out.push(StreamEvent::Error(ProviderError {
+                    kind: code.map(Cow::into_owned).unwrap_or_else(|| "error".into()),
+                    message: message.map(Cow::into_owned).unwrap_or_default(),
+                }));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// End of input.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature matches the other decoders.
+    pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    fn find(&self, output: usize, content: Option<usize>) -> Option<usize> {
+        self.slots
+            .iter()
+            .rposition(|s| s.output == output && (content.is_none() || s.content == content))
+    }
+
+    fn open(
+        &mut self,
+        output: usize,
+        content: Option<usize>,
+        block: Block,
+        kind: Kind,
+        out: &mut Vec<StreamEvent>,
+    ) -> usize {
+        let index = self.blocks.next();
+        out.push(StreamEvent::BlockStart { index, block });
+        self.slots.push(Slot {
+            output,
+            content,
+            block: index,
+            kind,
+            open: true,
+        });
+        index
+    }
+
+    fn find_or_open(
+        &mut self,
+        output: usize,
+        content: Option<usize>,
+        block: Block,
+        out: &mut Vec<StreamEvent>,
+    ) -> usize {
+        match self.find(output, content) {
+            Some(s) => self.slots[s].block,
+            None => self.open(output, content, block, Kind::Text, out),
+        }
+    }
+
+    fn end(
+        &mut self,
+        output: usize,
+        content: Option<usize>,
+        arguments: Option<Cow<'_, str>>,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        let Some(slot) = self.find(output, content) else {
+            return;
+        };
+        let s = &mut self.slots[slot];
+        if !s.open {
+            return;
+        }
+        s.open = false;
+        // Arguments given only at the end (no deltas): the `done` event carries them whole.
+        if s.kind == (Kind::Call { saw_arguments: false }) {
+            if let Some(args) = arguments.filter(|a| !a.is_empty()) {
+                out.push(StreamEvent::BlockDelta {
+                    index: s.block,
+                    delta: Delta::ToolInput(args.into_owned()),
+                });
+            }
+        }
+        out.push(StreamEvent::BlockStop { index: s.block });
+    }
+
+    fn close_all(&mut self, out: &mut Vec<StreamEvent>) {
+        for s in self.slots.iter_mut().filter(|s| s.open) {
+            s.open = false;
+            // A function call never ended by its own event is not complete: leave it open.
+            if matches!(s.kind, Kind::Call { .. }) {
+                continue;
+            }
+            out.push(StreamEvent::BlockStop { index: s.block });
+        }
+    }
+}

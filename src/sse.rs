@@ -1,0 +1,734 @@
+//! Server-sent events: a push decoder that follows the WHATWG HTML "event stream
+//! interpretation" exactly.
+//!
+//! The decoder is a byte-level state machine. It never buffers a whole line: field values
+//! are copied straight into the buffer they belong to (`data`, `event`, `id`, `retry`) as
+//! the bytes arrive, so every input byte is looked at once, whatever the chunking, and a
+//! 1 MiB `data` line in 64-byte chunks costs what it costs in one chunk.
+//!
+//! ```text
+//!            ┌────────── EF BB BF (one leading BOM, stripped) ──────────┐
+//!  Bom ──────┴──────────────────────────────────────────────────────────▶ LineStart
+//!  LineStart ── CR/LF ──▶ dispatch the event, stay (CR then LF counts once)
+//!  LineStart ── ':' ────▶ Comment ── CR/LF ──▶ LineStart
+//!  LineStart ── other ──▶ Name ── ':' ──▶ ValueStart ── ' ' (once) ──▶ Value
+//!  Name ── CR/LF ──▶ field with empty value, LineStart
+//!  ValueStart/Value ── CR/LF ──▶ field complete, LineStart
+//! ```
+//!
+//! Invalid UTF-8 is replaced with U+FFFD when a value is turned into a string. Every byte
+//! that ends a field or a line is ASCII, and an ASCII byte never belongs to a multi-byte
+//! sequence, so decoding each value on its own gives exactly what decoding the whole
+//! stream first (as the specification says) would give.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+/// Default for [`SseLimits::max_line_bytes`]: 8 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+/// Default for [`SseLimits::max_event_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Size limits for [`SseDecoder`].
+///
+/// The defaults let the largest real provider events through (a few hundred KiB) with a
+/// wide margin, and keep the memory a hostile stream can claim per decoder bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseLimits {
+    max_line: usize,
+    max_event: usize,
+}
+
+impl SseLimits {
+    /// The default limits: lines up to 8 MiB, events up to 16 MiB of data.
+    pub fn new() -> Self {
+        SseLimits {
+            max_line: DEFAULT_MAX_LINE_BYTES,
+            max_event: DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+
+    /// Longest accepted line in bytes, terminator excluded (default 8 MiB,
+    /// [`DEFAULT_MAX_LINE_BYTES`]). Comment lines count too.
+    pub fn max_line_bytes(mut self, limit: NonZeroUsize) -> Self {
+        self.max_line = limit.get();
+        self
+    }
+
+    /// Largest accepted event: the bytes of its data buffer, the newline between `data`
+    /// lines included (default 16 MiB, [`DEFAULT_MAX_EVENT_BYTES`]).
+    pub fn max_event_bytes(mut self, limit: NonZeroUsize) -> Self {
+        self.max_event = limit.get();
+        self
+    }
+
+    /// The line limit in bytes.
+    pub fn line_limit(&self) -> usize {
+        self.max_line
+    }
+
+    /// The event limit in bytes.
+    pub fn event_limit(&self) -> usize {
+        self.max_event
+    }
+}
+
+impl Default for SseLimits {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An error from [`SseDecoder`]. The decoder is fused after one: later calls return
+/// [`SseError::Failed`] until [`SseDecoder::reset`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SseError {
+    /// A line was longer than [`SseLimits::max_line_bytes`].
+    LineTooLong {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// An event's data was larger than [`SseLimits::max_event_bytes`].
+    EventTooLarge {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// The decoder failed earlier and was not reset.
+    Failed,
+}
+
+impl fmt::Display for SseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SseError::LineTooLong { limit } => {
+                write!(f, "sse line longer than the limit of {limit} bytes")
+            }
+            SseError::EventTooLarge { limit } => {
+                write!(f, "sse event data larger than the limit of {limit} bytes")
+            }
+            SseError::Failed => f.write_str("sse decoder used after an earlier error"),
+        }
+    }
+}
+
+impl std::error::Error for SseError {}
+
+/// One dispatched server-sent event.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    event: Arc<str>,
+    data: String,
+    id: Arc<str>,
+    retry: Option<u64>,
+}
+
+impl SseEvent {
+    /// An event with type `event` and `data`, an empty id and no retry.
+    pub fn new(event: impl Into<Arc<str>>, data: impl Into<String>) -> Self {
+        SseEvent {
+            event: event.into(),
+            data: data.into(),
+            id: Arc::from(""),
+            retry: None,
+        }
+    }
+
+    /// Sets the last event id.
+    pub fn with_id(mut self, id: impl Into<Arc<str>>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// Sets the reconnection time in milliseconds.
+    pub fn with_retry(mut self, retry: Option<u64>) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The event type (`message` unless an `event` field said otherwise).
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+
+    /// The data: the `data` lines joined with `\n`.
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+
+    /// Takes the data out of the event.
+    pub fn into_data(self) -> String {
+        self.data
+    }
+
+    /// The last event id in effect when the event was dispatched (empty if none).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The reconnection time in milliseconds in effect when the event was dispatched.
+    pub fn retry(&self) -> Option<u64> {
+        self.retry
+    }
+}
+
+impl fmt::Debug for SseEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseEvent")
+            .field("event", &&*self.event)
+            .field("data", &self.data)
+            .field("id", &&*self.id)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl From<eventsource_stream::Event> for SseEvent {
+    fn from(e: eventsource_stream::Event) -> Self {
+        SseEvent {
+            event: Arc::from(e.event),
+            data: e.data,
+            id: Arc::from(e.id),
+            retry: e
+                .retry
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+/// The field a line names. Anything else is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Data,
+    Event,
+    Id,
+    Retry,
+    Ignored,
+}
+
+/// Field names longer than this are never one of the four known names.
+const NAME_CAP: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the very start: `matched` bytes of a UTF-8 BOM seen so far.
+    Bom { matched: u8 },
+    /// At the start of a line. `after_cr`: the previous line ended with CR, so an LF
+    /// right here belongs to that terminator.
+    LineStart { after_cr: bool },
+    /// Inside a comment line.
+    Comment,
+    /// Collecting the field name (the first `NAME_CAP` bytes are kept).
+    Name,
+    /// Just after the colon: one space may be skipped.
+    ValueStart(Field),
+    /// Copying the value.
+    Value(Field),
+    /// Fused after an error.
+    Failed,
+}
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// The WHATWG server-sent events decoder: a synchronous push parser.
+///
+/// Push bytes with [`push`](Self::push) in chunks of any size; every event they complete
+/// is appended to `out`. Call [`finish`](Self::finish) at end of input.
+///
+/// # Termination
+///
+/// An event that was not ended by a blank line when the input ends is discarded, as the
+/// specification says ("If the file ends in the middle of an event, before the final empty
+/// line, the incomplete event is not dispatched"). [`finish`](Self::finish) reports whether
+/// that happened, and resets the decoder for a new stream.
+///
+/// # Example
+///
+/// ```
+/// use toolstream::SseDecoder;
+///
+/// let mut decoder = SseDecoder::new();
+/// let mut events = Vec::new();
+/// decoder.push(b"event: ping\ndata: {\"a\"", &mut events)?;
+/// decoder.push(b":1}\r\n\r\ndata: cut off", &mut events)?;
+/// assert_eq!(events.len(), 1);
+/// assert_eq!(events[0].event(), "ping");
+/// assert_eq!(events[0].data(), "{\"a\":1}");
+/// assert!(decoder.finish()?, "the unterminated event was discarded");
+/// # Ok::<(), toolstream::SseError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SseDecoder {
+    state: State,
+    limits: SseLimits,
+    /// Bytes of the current line so far.
+    line_len: usize,
+    name: [u8; NAME_CAP],
+    name_len: usize,
+    data: Vec<u8>,
+    /// Whether any field was seen since the last dispatch (for `finish`).
+    pending: bool,
+    event_type: Vec<u8>,
+    value: Vec<u8>,
+    last_id: Arc<str>,
+    retry: Option<u64>,
+    /// The most recent event type, reused while it repeats (it nearly always does).
+    last_type: Arc<str>,
+    message_type: Arc<str>,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SseDecoder {
+    /// A decoder with the default [`SseLimits`].
+    pub fn new() -> Self {
+        Self::with_limits(SseLimits::new())
+    }
+
+    /// A decoder with the given limits.
+    pub fn with_limits(limits: SseLimits) -> Self {
+        let message: Arc<str> = Arc::from("message");
+        SseDecoder {
+            state: State::Bom { matched: 0 },
+            limits,
+            line_len: 0,
+            name: [0; NAME_CAP],
+            name_len: 0,
+            data: Vec::new(),
+            pending: false,
+            event_type: Vec::new(),
+            value: Vec::new(),
+            last_id: Arc::from(""),
+            retry: None,
+            last_type: message.clone(),
+            message_type: message,
+        }
+    }
+
+    /// The limits in use.
+    pub fn limits(&self) -> SseLimits {
+        self.limits
+    }
+
+    /// Forgets everything, as for a new connection (last event id and retry included).
+    pub fn reset(&mut self) {
+        *self = Self::with_limits(self.limits);
+    }
+
+    /// Whether part of an event (a field line, or an unfinished line) is buffered.
+    pub fn is_mid_event(&self) -> bool {
+        self.pending
+            || !matches!(
+                self.state,
+                State::LineStart { .. } | State::Bom { matched: 0 } | State::Failed
+            )
+    }
+
+    /// Decodes `input`, appending every event it completes to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`SseError::LineTooLong`] or [`SseError::EventTooLarge`] when a limit is exceeded;
+    /// events completed earlier in the same chunk are already in `out`. The decoder is
+    /// then fused and returns [`SseError::Failed`].
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        let mut i = 0;
+        while i < input.len() {
+            match self.state {
+                State::Failed => return Err(SseError::Failed),
+                State::Bom { matched } => {
+                    // "One leading U+FEFF BYTE ORDER MARK character must be ignored if any
+                    // are present."
+                    if input[i] == BOM[matched as usize] {
+                        i += 1;
+                        self.state = if matched == 2 {
+                            State::LineStart { after_cr: false }
+                        } else {
+                            State::Bom {
+                                matched: matched + 1,
+                            }
+                        };
+                    } else {
+                        // Not a BOM after all: replay the bytes that matched so far.
+                        self.state = State::LineStart { after_cr: false };
+                        let partial = BOM;
+                        self.push(&partial[..matched as usize], out)?;
+                    }
+                }
+                State::LineStart { after_cr } => {
+                    let b = input[i];
+                    i += 1;
+                    match b {
+                        b'\n' if after_cr => self.state = State::LineStart { after_cr: false },
+                        // "If the line is empty (a blank line): Dispatch the event."
+                        b'\n' | b'\r' => {
+                            self.dispatch(out);
+                            self.state = State::LineStart {
+                                after_cr: b == b'\r',
+                            };
+                        }
+                        // "If the line starts with a U+003A COLON character: Ignore the line."
+                        b':' => {
+                            self.line_len = 1;
+                            self.state = State::Comment;
+                        }
+                        _ => {
+                            self.line_len = 1;
+                            self.name[0] = b;
+                            self.name_len = 1;
+                            self.state = State::Name;
+                        }
+                    }
+                }
+                State::Comment => {
+                    let rest = &input[i..];
+                    match memchr::memchr2(b'\r', b'\n', rest) {
+                        Some(n) => {
+                            self.grow_line(n)?;
+                            i += n + 1;
+                            self.state = State::LineStart {
+                                after_cr: rest[n] == b'\r',
+                            };
+                        }
+                        None => {
+                            self.grow_line(rest.len())?;
+                            i = input.len();
+                        }
+                    }
+                }
+                State::Name => {
+                    let b = input[i];
+                    i += 1;
+                    match b {
+                        b':' => {
+                            self.grow_line(1)?;
+                            let field = self.field();
+                            self.begin_value(field);
+                            self.state = State::ValueStart(field);
+                        }
+                        b'\r' | b'\n' => {
+                            // "Otherwise, the string is not empty but does not contain a
+                            // U+003A COLON character: process the field using the whole line
+                            // as the field name, and the empty string as the field value."
+                            let field = self.field();
+                            self.begin_value(field);
+                            self.end_field(field)?;
+                            self.state = State::LineStart {
+                                after_cr: b == b'\r',
+                            };
+                        }
+                        _ => {
+                            self.grow_line(1)?;
+                            if self.name_len < NAME_CAP {
+                                self.name[self.name_len] = b;
+                            }
+                            self.name_len = self.name_len.saturating_add(1);
+                        }
+                    }
+                }
+                State::ValueStart(field) => {
+                    // "If value starts with a U+0020 SPACE character, remove it from value."
+                    if input[i] == b' ' {
+                        self.grow_line(1)?;
+                        i += 1;
+                    }
+                    self.state = State::Value(field);
+                }
+                State::Value(field) => {
+                    let rest = &input[i..];
+                    let (n, end) = match memchr::memchr2(b'\r', b'\n', rest) {
+                        Some(n) => (n, Some(rest[n])),
+                        None => (rest.len(), None),
+                    };
+                    self.grow_line(n)?;
+                    self.append_value(field, &rest[..n])?;
+                    i += n;
+                    if let Some(t) = end {
+                        i += 1;
+                        self.end_field(field)?;
+                        self.state = State::LineStart {
+                            after_cr: t == b'\r',
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the end of input and resets the decoder for a new stream.
+    ///
+    /// Returns whether an unterminated event (or line) was discarded.
+    ///
+    /// # Errors
+    ///
+    /// [`SseError::Failed`] if an earlier call failed.
+    pub fn finish(&mut self) -> Result<bool, SseError> {
+        if self.state == State::Failed {
+            return Err(SseError::Failed);
+        }
+        let discarded = self.is_mid_event();
+        self.reset();
+        Ok(discarded)
+    }
+
+    fn fail(&mut self, e: SseError) -> Result<(), SseError> {
+        self.state = State::Failed;
+        Err(e)
+    }
+
+    fn grow_line(&mut self, n: usize) -> Result<(), SseError> {
+        self.line_len = self.line_len.saturating_add(n);
+        if self.line_len > self.limits.max_line {
+            return self.fail(SseError::LineTooLong {
+                limit: self.limits.max_line,
+            });
+        }
+        Ok(())
+    }
+
+    fn field(&self) -> Field {
+        if self.name_len > NAME_CAP {
+            return Field::Ignored;
+        }
+        match &self.name[..self.name_len] {
+            b"data" => Field::Data,
+            b"event" => Field::Event,
+            b"id" => Field::Id,
+            b"retry" => Field::Retry,
+            _ => Field::Ignored,
+        }
+    }
+
+    fn begin_value(&mut self, field: Field) {
+        self.pending = true;
+        match field {
+            // "Set the event type buffer to field value."
+            Field::Event => self.event_type.clear(),
+            Field::Id | Field::Retry => self.value.clear(),
+            Field::Data | Field::Ignored => {}
+        }
+    }
+
+    fn append_value(&mut self, field: Field, bytes: &[u8]) -> Result<(), SseError> {
+        match field {
+            Field::Data => {
+                if self.data.len() + bytes.len() > self.limits.max_event {
+                    return self.fail(SseError::EventTooLarge {
+                        limit: self.limits.max_event,
+                    });
+                }
+                self.data.extend_from_slice(bytes);
+            }
+            Field::Event => self.event_type.extend_from_slice(bytes),
+            Field::Id | Field::Retry => self.value.extend_from_slice(bytes),
+            Field::Ignored => {}
+        }
+        Ok(())
+    }
+
+    fn end_field(&mut self, field: Field) -> Result<(), SseError> {
+        match field {
+            // "Append the field value to the data buffer, then append a single U+000A LINE
+            // FEED (LF) character to the data buffer."
+            Field::Data => self.append_value(Field::Data, b"\n")?,
+            Field::Event | Field::Ignored => {}
+            // "If the field value does not contain U+0000 NULL, then set the last event ID
+            // buffer to the field value. Otherwise, ignore the field."
+            Field::Id => {
+                if !self.value.contains(&0) {
+                    self.last_id = Arc::from(String::from_utf8_lossy(&self.value));
+                }
+            }
+            // "If the field value consists of only ASCII digits, then interpret the field
+            // value as an integer in base ten, and set the event stream's reconnection time
+            // to that integer. Otherwise, ignore the field."
+            Field::Retry => {
+                if !self.value.is_empty() && self.value.iter().all(u8::is_ascii_digit) {
+                    let ms = self.value.iter().fold(0u64, |acc, d| {
+                        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                    });
+                    self.retry = Some(ms);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The "dispatch the event" steps.
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        self.pending = false;
+        // "If the data buffer is an empty string, set the data buffer and the event type
+        // buffer to the empty string and return."
+        if self.data.is_empty() {
+            self.event_type.clear();
+            return;
+        }
+        // "If the data buffer's last character is a U+000A LINE FEED (LF) character, then
+        // remove the last character from the data buffer."
+        if self.data.last() == Some(&b'\n') {
+            self.data.pop();
+        }
+        let data = match std::str::from_utf8(&self.data) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(&self.data).into_owned(),
+        };
+        // "Initialize event's type attribute to "message" ... If the event type buffer has a
+        // value other than the empty string, change the type of the newly created event to
+        // equal the value of the event type buffer."
+        let event = if self.event_type.is_empty() {
+            self.message_type.clone()
+        } else {
+            if self.last_type.as_bytes() != self.event_type.as_slice() {
+                self.last_type = Arc::from(String::from_utf8_lossy(&self.event_type));
+            }
+            self.last_type.clone()
+        };
+        out.push(SseEvent {
+            event,
+            data,
+            id: self.last_id.clone(),
+            retry: self.retry,
+        });
+        // "Set the data buffer and the event type buffer to the empty string."
+        self.data.clear();
+        self.event_type.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_whole(input: &[u8]) -> Vec<SseEvent> {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        d.push(input, &mut out).unwrap();
+        d.finish().unwrap();
+        out
+    }
+
+    /// Decodes `input` whole, byte by byte and split at every point; all must agree.
+    fn decode_all_ways(input: &[u8]) -> Vec<SseEvent> {
+        let whole = decode_whole(input);
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        for b in input {
+            d.push(std::slice::from_ref(b), &mut out).unwrap();
+        }
+        d.finish().unwrap();
+        assert_eq!(out, whole, "byte by byte differs for {input:?}");
+        for split in 0..=input.len() {
+            let mut out = Vec::new();
+            d.push(&input[..split], &mut out).unwrap();
+            d.push(&input[split..], &mut out).unwrap();
+            d.finish().unwrap();
+            assert_eq!(out, whole, "split at {split} differs for {input:?}");
+        }
+        whole
+    }
+
+    fn view(events: &[SseEvent]) -> Vec<(String, String, String, Option<u64>)> {
+        events
+            .iter()
+            .map(|e| (e.event().into(), e.data().into(), e.id().into(), e.retry()))
+            .collect()
+    }
+
+    macro_rules! case {
+        ($name:ident, $input:expr, [$(($ev:expr, $data:expr, $id:expr, $retry:expr)),* $(,)?]) => {
+            #[test]
+            fn $name() {
+                let got = view(&decode_all_ways($input));
+                let want: Vec<(String, String, String, Option<u64>)> =
+                    vec![$(($ev.into(), $data.into(), $id.into(), $retry)),*];
+                assert_eq!(got, want);
+            }
+        };
+    }
+
+    case!(simple, b"data: hi\n\n", [("message", "hi", "", None)]);
+    case!(no_space, b"data:hi\n\n", [("message", "hi", "", None)]);
+    case!(two_spaces_keeps_one, b"data:  hi\n\n", [("message", " hi", "", None)]);
+    case!(multi_line_data, b"data: a\ndata: b\n\n", [("message", "a\nb", "", None)]);
+    case!(empty_data_line, b"data\n\n", [("message", "", "", None)]);
+    case!(data_colon_empty, b"data:\ndata:\n\n", [("message", "\n", "", None)]);
+    case!(no_data_no_event, b"event: x\n\n", []);
+    case!(event_type_resets, b"event: a\n\ndata: 1\n\n", [("message", "1", "", None)]);
+    case!(event_named, b"event: ping\ndata: {}\n\n", [("ping", "{}", "", None)]);
+    case!(crlf, b"data: a\r\n\r\n", [("message", "a", "", None)]);
+    case!(cr_only, b"data: a\r\rdata: b\r\r", [("message", "a", "", None), ("message", "b", "", None)]);
+    case!(mixed_endings, b"data: a\r\ndata: b\rdata: c\n\r\n", [("message", "a\nb\nc", "", None)]);
+    case!(comment, b": hello\ndata: x\n\n", [("message", "x", "", None)]);
+    case!(bom, b"\xEF\xBB\xBFdata: x\n\n", [("message", "x", "", None)]);
+    case!(second_bom_not_stripped, b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\n", []);
+    case!(partial_bom, b"\xEF\xBBdata: x\n\n", []);
+    case!(id_persists, b"id: 7\ndata: a\n\ndata: b\n\n", [("message", "a", "7", None), ("message", "b", "7", None)]);
+    case!(id_with_nul_ignored, b"id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n", [("message", "a", "1", None), ("message", "b", "1", None)]);
+    case!(id_reset_empty, b"id: 1\ndata: a\n\nid\ndata: b\n\n", [("message", "a", "1", None), ("message", "b", "", None)]);
+    case!(retry_digits, b"retry: 1500\ndata: a\n\n", [("message", "a", "", Some(1500))]);
+    case!(retry_bad, b"retry: 15x\ndata: a\n\nretry:\ndata: b\n\n", [("message", "a", "", None), ("message", "b", "", None)]);
+    case!(retry_space_bad, b"retry:  15\ndata: a\n\n", [("message", "a", "", None)]);
+    case!(unknown_field, b"foo: bar\ndata: a\n\n", [("message", "a", "", None)]);
+    case!(long_field_name, b"datadata: x\ndata: a\n\n", [("message", "a", "", None)]);
+    case!(unterminated_dropped, b"data: a\n\ndata: b\n", [("message", "a", "", None)]);
+    case!(unterminated_line_dropped, b"data: a\n\ndata: b", [("message", "a", "", None)]);
+    case!(invalid_utf8, b"data: a\xFFb\n\n", [("message", "a\u{FFFD}b", "", None)]);
+    case!(truncated_utf8_before_lf, b"data: \xE2\x82\ndata: x\n\n", [("message", "\u{FFFD}\nx", "", None)]);
+    case!(multibyte, "data: известни €\n\n".as_bytes(), [("message", "известни €", "", None)]);
+    case!(colon_in_value, b"data: a:b\n\n", [("message", "a:b", "", None)]);
+    case!(event_invalid_utf8, b"event: \xFF\ndata: a\n\n", [("\u{FFFD}", "a", "", None)]);
+    case!(empty_input, b"", []);
+    case!(only_blank_lines, b"\n\n\r\n\r", []);
+
+    #[test]
+    fn line_limit_is_an_error() {
+        let limits = SseLimits::new().max_line_bytes(NonZeroUsize::new(8).unwrap());
+        let mut d = SseDecoder::with_limits(limits);
+        let mut out = Vec::new();
+        d.push(b"data: 12\n\n", &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        let err = d.push(b"data: 123\n\n", &mut out).unwrap_err();
+        assert_eq!(err, SseError::LineTooLong { limit: 8 });
+        assert_eq!(d.push(b"\n", &mut out), Err(SseError::Failed));
+        assert_eq!(d.finish(), Err(SseError::Failed));
+        d.reset();
+        d.push(b": comment\n", &mut out).unwrap_err();
+    }
+
+    #[test]
+    fn event_limit_is_an_error() {
+        let limits = SseLimits::new().max_event_bytes(NonZeroUsize::new(6).unwrap());
+        let mut d = SseDecoder::with_limits(limits);
+        let mut out = Vec::new();
+        d.push(b"data: ab\ndata: cd\n\n", &mut out).unwrap();
+        assert_eq!(out[0].data(), "ab\ncd");
+        let err = d.push(b"data: abc\ndata: def\n", &mut out).unwrap_err();
+        assert_eq!(err, SseError::EventTooLarge { limit: 6 });
+    }
+
+    #[test]
+    fn finish_reports_discarded_event() {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        d.push(b"data: a\n\n", &mut out).unwrap();
+        assert!(!d.finish().unwrap());
+        d.push(b"data: a\n", &mut out).unwrap();
+        assert!(d.finish().unwrap());
+        d.push(b"data", &mut out).unwrap();
+        assert!(d.finish().unwrap());
+        d.push(b": only a comment\n", &mut out).unwrap();
+        assert!(!d.finish().unwrap());
+    }
+
+    #[test]
+    fn event_type_is_shared_while_it_repeats() {
+        let events = decode_whole(b"event: a\ndata: 1\n\nevent: a\ndata: 2\n\n");
+        assert!(Arc::ptr_eq(&events[0].event, &events[1].event));
+    }
+}

@@ -1,0 +1,371 @@
+//! Thin `Stream` adapters over the push decoders.
+//!
+//! [`ByteStreamExt`] works on any `Stream<Item = Result<B, E>>` with `B: AsRef<[u8]>`, so
+//! `reqwest::Response::bytes_stream()` plugs in directly. [`EventsourceExt`] accepts what
+//! users of `eventsource-stream` and `reqwest-eventsource` already have: a stream of
+//! `eventsource_stream::Event`.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_core::Stream;
+use pin_project::pin_project;
+
+use crate::decode::StreamDecoder;
+use crate::error::DecodeError;
+use crate::event::StreamEvent;
+use crate::provider::{ProviderChoice, ProviderDecoder};
+use crate::sse::{SseDecoder, SseError, SseEvent};
+
+/// A synchronous push decoder: bytes in, items out, explicit end of input.
+pub trait PushDecoder {
+    /// What it produces.
+    type Item;
+    /// How it fails.
+    type Error;
+
+    /// Decodes `chunk`, appending items to `out`.
+    ///
+    /// # Errors
+    ///
+    /// As the decoder documents.
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<Self::Item>) -> Result<(), Self::Error>;
+
+    /// Ends the input, appending any last items to `out`.
+    ///
+    /// # Errors
+    ///
+    /// As the decoder documents.
+    fn finish(&mut self, out: &mut Vec<Self::Item>) -> Result<(), Self::Error>;
+
+    /// Whether `error` ends the stream (framing failures) or concerns one item only.
+    fn is_fatal(error: &Self::Error) -> bool;
+}
+
+impl PushDecoder for SseDecoder {
+    type Item = SseEvent;
+    type Error = SseError;
+
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        SseDecoder::push(self, chunk, out)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        SseDecoder::finish(self).map(drop)
+    }
+
+    fn is_fatal(_: &SseError) -> bool {
+        true
+    }
+}
+
+impl PushDecoder for StreamDecoder {
+    type Item = StreamEvent;
+    type Error = DecodeError;
+
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        StreamDecoder::push(self, chunk, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        StreamDecoder::finish(self, out)
+    }
+
+    fn is_fatal(e: &DecodeError) -> bool {
+        e.is_fatal()
+    }
+}
+
+/// An error from a decoding stream: the decoder's, or the transport's (kept as is).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamError<D, T> {
+    /// The decoder failed.
+    Decode(D),
+    /// The underlying stream yielded an error; the stream ends after it.
+    Transport(T),
+}
+
+impl<D: fmt::Display, T: fmt::Display> fmt::Display for StreamError<D, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Decode(e) => fmt::Display::fmt(e, f),
+            StreamError::Transport(e) => write!(f, "transport error: {e}"),
+        }
+    }
+}
+
+impl<D, T> std::error::Error for StreamError<D, T>
+where
+    D: std::error::Error + 'static,
+    T: std::error::Error + 'static,
+{
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StreamError::Decode(e) => Some(e),
+            StreamError::Transport(e) => Some(e),
+        }
+    }
+}
+
+/// Items decoded and not yet yielded, with at most one error after them.
+#[derive(Debug)]
+struct Pending<I, E> {
+    /// Items in reverse order, so `pop` yields the oldest; refilled only when empty, so
+    /// its allocation is reused.
+    items: Vec<I>,
+    error: Option<E>,
+    done: bool,
+}
+
+impl<I, E> Pending<I, E> {
+    fn new() -> Self {
+        Pending {
+            items: Vec::new(),
+            error: None,
+            done: false,
+        }
+    }
+
+    fn next(&mut self) -> Option<Result<I, E>> {
+        if let Some(item) = self.items.pop() {
+            return Some(Ok(item));
+        }
+        self.error.take().map(Err)
+    }
+
+    fn fill<F>(&mut self, f: impl FnOnce(&mut Vec<I>) -> Result<(), F>) -> Result<(), F> {
+        debug_assert!(self.items.is_empty());
+        let r = f(&mut self.items);
+        self.items.reverse();
+        r
+    }
+}
+
+/// A stream of decoded items from a stream of byte chunks. See [`ByteStreamExt`].
+///
+/// Fused after a transport error or a fatal decode error; a non-fatal decode error (one
+/// bad payload) is yielded and decoding goes on.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the inner stream; nothing else is held.
+#[must_use = "streams do nothing unless polled"]
+#[pin_project]
+pub struct Decoded<S, D: PushDecoder, E> {
+    #[pin]
+    inner: S,
+    decoder: D,
+    pending: Pending<D::Item, StreamError<D::Error, E>>,
+}
+
+impl<S, D: PushDecoder, E> Decoded<S, D, E> {
+    /// Wraps `inner` with `decoder`.
+    pub fn new(inner: S, decoder: D) -> Self {
+        Decoded {
+            inner,
+            decoder,
+            pending: Pending::new(),
+        }
+    }
+
+    /// The inner stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The decoder (for example to ask [`StreamDecoder::truncated`] at the end).
+    pub fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    /// The inner stream, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner stream; undelivered items are dropped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug, D: PushDecoder + fmt::Debug, E> fmt::Debug for Decoded<S, D, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoded")
+            .field("inner", &self.inner)
+            .field("decoder", &self.decoder)
+            .field("buffered", &self.pending.items.len())
+            .field("done", &self.pending.done)
+            .finish()
+    }
+}
+
+impl<S, B, E, D> Stream for Decoded<S, D, E>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+    D: PushDecoder,
+{
+    type Item = Result<D::Item, StreamError<D::Error, E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if let Some(next) = this.pending.next() {
+                return Poll::Ready(Some(next));
+            }
+            if this.pending.done {
+                return Poll::Ready(None);
+            }
+            let decoder = &mut *this.decoder;
+            let result = match ready!(this.inner.as_mut().poll_next(cx)) {
+                Some(Ok(chunk)) => this.pending.fill(|out| decoder.push(chunk.as_ref(), out)),
+                Some(Err(e)) => {
+                    this.pending.done = true;
+                    this.pending.error = Some(StreamError::Transport(e));
+                    continue;
+                }
+                None => {
+                    this.pending.done = true;
+                    this.pending.fill(|out| decoder.finish(out))
+                }
+            };
+            if let Err(e) = result {
+                if D::is_fatal(&e) {
+                    this.pending.done = true;
+                }
+                this.pending.error = Some(StreamError::Decode(e));
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let buffered = self.pending.items.len() + usize::from(self.pending.error.is_some());
+        if self.pending.done {
+            (buffered, Some(buffered))
+        } else {
+            (buffered, None)
+        }
+    }
+}
+
+/// Decoding adapters for streams of byte chunks.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use toolstream::{ByteStreamExt, Provider, StreamEvent};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let chunks = vec![
+///     Ok::<_, std::io::Error>(&b"data: {\"type\":\"message_st"[..]),
+///     Ok(&b"op\"}\n\n"[..]),
+/// ];
+/// let mut events = futures_util::stream::iter(chunks).stream_events(Provider::Anthropic);
+/// assert_eq!(events.next().await.unwrap().unwrap(), StreamEvent::MessageStop);
+/// assert!(events.next().await.is_none());
+/// # });
+/// ```
+pub trait ByteStreamExt<B, E>: Stream<Item = Result<B, E>> + Sized
+where
+    B: AsRef<[u8]>,
+{
+    /// Server-sent events, decoded with the WHATWG rules.
+    fn sse_events(self) -> Decoded<Self, SseDecoder, E> {
+        Decoded::new(self, SseDecoder::new())
+    }
+
+    /// The unified events of `provider` (or [`ProviderChoice::Auto`]).
+    fn stream_events(self, provider: impl Into<ProviderChoice>) -> Decoded<Self, StreamDecoder, E> {
+        Decoded::new(self, StreamDecoder::new(provider))
+    }
+
+    /// The unified events, with a configured [`StreamDecoder`].
+    fn stream_events_with(self, decoder: StreamDecoder) -> Decoded<Self, StreamDecoder, E> {
+        Decoded::new(self, decoder)
+    }
+}
+
+impl<S, B, E> ByteStreamExt<B, E> for S
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+}
+
+/// Unified events from a stream of `eventsource_stream::Event`. See [`EventsourceExt`].
+#[must_use = "streams do nothing unless polled"]
+#[pin_project]
+pub struct EventsourceEvents<S, E> {
+    #[pin]
+    inner: S,
+    decoder: ProviderDecoder,
+    pending: Pending<StreamEvent, StreamError<DecodeError, E>>,
+}
+
+impl<S: fmt::Debug, E> fmt::Debug for EventsourceEvents<S, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventsourceEvents")
+            .field("inner", &self.inner)
+            .field("decoder", &self.decoder)
+            .finish()
+    }
+}
+
+impl<S, E> Stream for EventsourceEvents<S, E>
+where
+    S: Stream<Item = Result<eventsource_stream::Event, E>>,
+{
+    type Item = Result<StreamEvent, StreamError<DecodeError, E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if let Some(next) = this.pending.next() {
+                return Poll::Ready(Some(next));
+            }
+            if this.pending.done {
+                return Poll::Ready(None);
+            }
+            let decoder = &mut *this.decoder;
+            let result = match ready!(this.inner.as_mut().poll_next(cx)) {
+                Some(Ok(event)) => {
+                    let event = SseEvent::from(event);
+                    this.pending.fill(|out| decoder.push_sse(&event, out))
+                }
+                Some(Err(e)) => {
+                    this.pending.done = true;
+                    this.pending.error = Some(StreamError::Transport(e));
+                    continue;
+                }
+                None => {
+                    this.pending.done = true;
+                    this.pending.fill(|out| decoder.finish(out))
+                }
+            };
+            if let Err(e) = result {
+                if e.is_fatal() {
+                    this.pending.done = true;
+                }
+                this.pending.error = Some(StreamError::Decode(e));
+            }
+        }
+    }
+}
+
+/// Adapters for streams of `eventsource_stream::Event` (from `eventsource-stream` or
+/// `reqwest-eventsource`).
+pub trait EventsourceExt<E>: Stream<Item = Result<eventsource_stream::Event, E>> + Sized {
+    /// The unified events of `provider` (or [`ProviderChoice::Auto`]). Bedrock is not SSE
+    /// and yields [`DecodeError::WrongFraming`].
+    fn unified_events(self, provider: impl Into<ProviderChoice>) -> EventsourceEvents<Self, E> {
+        EventsourceEvents {
+            inner: self,
+            decoder: ProviderDecoder::new(provider),
+            pending: Pending::new(),
+        }
+    }
+}
+
+impl<S, E> EventsourceExt<E> for S where S: Stream<Item = Result<eventsource_stream::Event, E>> {}
