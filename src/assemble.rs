@@ -500,7 +500,9 @@ mod tests {
             Err(ArgumentsError::NotAnObject { found: "array" })
         );
         let e = parse_arguments("{\"q\": \"x\",}").unwrap_err();
-        assert!(e.to_string().starts_with("invalid JSON in tool arguments: "));
+        assert!(e
+            .to_string()
+            .starts_with("invalid JSON in tool arguments: "));
     }
 
     #[test]
@@ -546,7 +548,10 @@ mod tests {
         })
         .unwrap();
         let m = a.finish();
-        assert_eq!(m.stop_reason, Some(StopReason::new(StopKind::Error, "failed")));
+        assert_eq!(
+            m.stop_reason,
+            Some(StopReason::new(StopKind::Error, "failed"))
+        );
         assert_eq!(m.error.unwrap().kind, "rate_limit_exceeded");
     }
 }

@@ -58,6 +58,7 @@ pub struct StreamDecoder {
     sse_events: Vec<SseEvent>,
     messages: Vec<Message>,
     truncated: bool,
+    seen_input: bool,
 }
 
 impl StreamDecoder {
@@ -89,6 +90,7 @@ impl StreamDecoder {
             sse_events: Vec::new(),
             messages: Vec::new(),
             truncated: false,
+            seen_input: false,
         }
     }
 
@@ -113,15 +115,36 @@ impl StreamDecoder {
         if chunk.is_empty() {
             return Ok(());
         }
-        if let Framing::Undecided = self.framing {
-            self.framing = if chunk[0] == 0 {
-                Framing::EventStream(EventStreamDecoder::with_limits(self.limits.event_stream))
-            } else {
-                Framing::Sse(SseDecoder::with_limits(self.limits.sse))
-            };
+        if !self.seen_input {
+            self.seen_input = true;
+            // An event-stream message starts with its big-endian total length (under
+            // 16 MiB, so a zero byte); SSE is text and never starts with NUL.
+            let binary = chunk[0] == 0;
+            match (&self.framing, self.provider.provider()) {
+                (Framing::Undecided, _) => {
+                    self.framing = if binary {
+                        Framing::EventStream(EventStreamDecoder::with_limits(
+                            self.limits.event_stream,
+                        ))
+                    } else {
+                        Framing::Sse(SseDecoder::with_limits(self.limits.sse))
+                    };
+                }
+                (Framing::Sse(_), Some(provider)) if binary => {
+                    self.framing = Framing::Failed;
+                    return Err(DecodeError::WrongFraming { provider });
+                }
+                (Framing::EventStream(_), Some(provider)) if !binary => {
+                    self.framing = Framing::Failed;
+                    return Err(DecodeError::WrongFraming { provider });
+                }
+                _ => {}
+            }
         }
         let framed = match &mut self.framing {
-            Framing::Sse(d) => d.push(chunk, &mut self.sse_events).map_err(DecodeError::from),
+            Framing::Sse(d) => d
+                .push(chunk, &mut self.sse_events)
+                .map_err(DecodeError::from),
             Framing::EventStream(d) => d.push(chunk, &mut self.messages).map_err(DecodeError::from),
             Framing::Failed => return Err(DecodeError::Failed),
             Framing::Undecided => unreachable!("decided above"),

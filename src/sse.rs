@@ -654,35 +654,135 @@ mod tests {
 
     case!(simple, b"data: hi\n\n", [("message", "hi", "", None)]);
     case!(no_space, b"data:hi\n\n", [("message", "hi", "", None)]);
-    case!(two_spaces_keeps_one, b"data:  hi\n\n", [("message", " hi", "", None)]);
-    case!(multi_line_data, b"data: a\ndata: b\n\n", [("message", "a\nb", "", None)]);
+    case!(
+        two_spaces_keeps_one,
+        b"data:  hi\n\n",
+        [("message", " hi", "", None)]
+    );
+    case!(
+        multi_line_data,
+        b"data: a\ndata: b\n\n",
+        [("message", "a\nb", "", None)]
+    );
     case!(empty_data_line, b"data\n\n", [("message", "", "", None)]);
-    case!(data_colon_empty, b"data:\ndata:\n\n", [("message", "\n", "", None)]);
+    case!(
+        data_colon_empty,
+        b"data:\ndata:\n\n",
+        [("message", "\n", "", None)]
+    );
     case!(no_data_no_event, b"event: x\n\n", []);
-    case!(event_type_resets, b"event: a\n\ndata: 1\n\n", [("message", "1", "", None)]);
-    case!(event_named, b"event: ping\ndata: {}\n\n", [("ping", "{}", "", None)]);
+    case!(
+        event_type_resets,
+        b"event: a\n\ndata: 1\n\n",
+        [("message", "1", "", None)]
+    );
+    case!(
+        event_named,
+        b"event: ping\ndata: {}\n\n",
+        [("ping", "{}", "", None)]
+    );
     case!(crlf, b"data: a\r\n\r\n", [("message", "a", "", None)]);
-    case!(cr_only, b"data: a\r\rdata: b\r\r", [("message", "a", "", None), ("message", "b", "", None)]);
-    case!(mixed_endings, b"data: a\r\ndata: b\rdata: c\n\r\n", [("message", "a\nb\nc", "", None)]);
-    case!(comment, b": hello\ndata: x\n\n", [("message", "x", "", None)]);
-    case!(bom, b"\xEF\xBB\xBFdata: x\n\n", [("message", "x", "", None)]);
-    case!(second_bom_not_stripped, b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\n", []);
+    case!(
+        cr_only,
+        b"data: a\r\rdata: b\r\r",
+        [("message", "a", "", None), ("message", "b", "", None)]
+    );
+    case!(
+        mixed_endings,
+        b"data: a\r\ndata: b\rdata: c\n\r\n",
+        [("message", "a\nb\nc", "", None)]
+    );
+    case!(
+        comment,
+        b": hello\ndata: x\n\n",
+        [("message", "x", "", None)]
+    );
+    case!(
+        bom,
+        b"\xEF\xBB\xBFdata: x\n\n",
+        [("message", "x", "", None)]
+    );
+    case!(
+        second_bom_not_stripped,
+        b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\n",
+        []
+    );
     case!(partial_bom, b"\xEF\xBBdata: x\n\n", []);
-    case!(id_persists, b"id: 7\ndata: a\n\ndata: b\n\n", [("message", "a", "7", None), ("message", "b", "7", None)]);
-    case!(id_with_nul_ignored, b"id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n", [("message", "a", "1", None), ("message", "b", "1", None)]);
-    case!(id_reset_empty, b"id: 1\ndata: a\n\nid\ndata: b\n\n", [("message", "a", "1", None), ("message", "b", "", None)]);
-    case!(retry_digits, b"retry: 1500\ndata: a\n\n", [("message", "a", "", Some(1500))]);
-    case!(retry_bad, b"retry: 15x\ndata: a\n\nretry:\ndata: b\n\n", [("message", "a", "", None), ("message", "b", "", None)]);
-    case!(retry_space_bad, b"retry:  15\ndata: a\n\n", [("message", "a", "", None)]);
-    case!(unknown_field, b"foo: bar\ndata: a\n\n", [("message", "a", "", None)]);
-    case!(long_field_name, b"datadata: x\ndata: a\n\n", [("message", "a", "", None)]);
-    case!(unterminated_dropped, b"data: a\n\ndata: b\n", [("message", "a", "", None)]);
-    case!(unterminated_line_dropped, b"data: a\n\ndata: b", [("message", "a", "", None)]);
-    case!(invalid_utf8, b"data: a\xFFb\n\n", [("message", "a\u{FFFD}b", "", None)]);
-    case!(truncated_utf8_before_lf, b"data: \xE2\x82\ndata: x\n\n", [("message", "\u{FFFD}\nx", "", None)]);
-    case!(multibyte, "data: известни €\n\n".as_bytes(), [("message", "известни €", "", None)]);
-    case!(colon_in_value, b"data: a:b\n\n", [("message", "a:b", "", None)]);
-    case!(event_invalid_utf8, b"event: \xFF\ndata: a\n\n", [("\u{FFFD}", "a", "", None)]);
+    case!(
+        id_persists,
+        b"id: 7\ndata: a\n\ndata: b\n\n",
+        [("message", "a", "7", None), ("message", "b", "7", None)]
+    );
+    case!(
+        id_with_nul_ignored,
+        b"id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n",
+        [("message", "a", "1", None), ("message", "b", "1", None)]
+    );
+    case!(
+        id_reset_empty,
+        b"id: 1\ndata: a\n\nid\ndata: b\n\n",
+        [("message", "a", "1", None), ("message", "b", "", None)]
+    );
+    case!(
+        retry_digits,
+        b"retry: 1500\ndata: a\n\n",
+        [("message", "a", "", Some(1500))]
+    );
+    case!(
+        retry_bad,
+        b"retry: 15x\ndata: a\n\nretry:\ndata: b\n\n",
+        [("message", "a", "", None), ("message", "b", "", None)]
+    );
+    case!(
+        retry_space_bad,
+        b"retry:  15\ndata: a\n\n",
+        [("message", "a", "", None)]
+    );
+    case!(
+        unknown_field,
+        b"foo: bar\ndata: a\n\n",
+        [("message", "a", "", None)]
+    );
+    case!(
+        long_field_name,
+        b"datadata: x\ndata: a\n\n",
+        [("message", "a", "", None)]
+    );
+    case!(
+        unterminated_dropped,
+        b"data: a\n\ndata: b\n",
+        [("message", "a", "", None)]
+    );
+    case!(
+        unterminated_line_dropped,
+        b"data: a\n\ndata: b",
+        [("message", "a", "", None)]
+    );
+    case!(
+        invalid_utf8,
+        b"data: a\xFFb\n\n",
+        [("message", "a\u{FFFD}b", "", None)]
+    );
+    case!(
+        truncated_utf8_before_lf,
+        b"data: \xE2\x82\ndata: x\n\n",
+        [("message", "\u{FFFD}\nx", "", None)]
+    );
+    case!(
+        multibyte,
+        "data: известни €\n\n".as_bytes(),
+        [("message", "известни €", "", None)]
+    );
+    case!(
+        colon_in_value,
+        b"data: a:b\n\n",
+        [("message", "a:b", "", None)]
+    );
+    case!(
+        event_invalid_utf8,
+        b"event: \xFF\ndata: a\n\n",
+        [("\u{FFFD}", "a", "", None)]
+    );
     case!(empty_input, b"", []);
     case!(only_blank_lines, b"\n\n\r\n\r", []);
 

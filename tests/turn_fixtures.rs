@@ -14,19 +14,33 @@ use toolstream::report::turn_json;
 
 fn compare(path: &std::path::Path, got: &Value, want: &Value) -> Vec<String> {
     let mut diffs = Vec::new();
-    for key in ["provider", "complete", "stop_reason", "raw_stop_reason", "text", "usage", "error"] {
+    for key in [
+        "provider",
+        "complete",
+        "stop_reason",
+        "raw_stop_reason",
+        "text",
+        "usage",
+        "error",
+    ] {
         if got[key] != want[key] {
             diffs.push(format!("{key}: got {} want {}", got[key], want[key]));
         }
     }
-    let (g, w) = (got["tool_calls"].as_array().unwrap(), want["tool_calls"].as_array().unwrap());
+    let (g, w) = (
+        got["tool_calls"].as_array().unwrap(),
+        want["tool_calls"].as_array().unwrap(),
+    );
     if g.len() != w.len() {
         diffs.push(format!("tool_calls: got {} want {}", g.len(), w.len()));
     }
     for (i, (g, w)) in g.iter().zip(w).enumerate() {
         for key in ["index", "name", "input", "complete"] {
             if g[key] != w[key] {
-                diffs.push(format!("tool_calls[{i}].{key}: got {} want {}", g[key], w[key]));
+                diffs.push(format!(
+                    "tool_calls[{i}].{key}: got {} want {}",
+                    g[key], w[key]
+                ));
             }
         }
         if w["id"].is_null() {
@@ -34,7 +48,10 @@ fn compare(path: &std::path::Path, got: &Value, want: &Value) -> Vec<String> {
                 diffs.push(format!("tool_calls[{i}].id: got {} want call_{i}", g["id"]));
             }
         } else if g["id"] != w["id"] {
-            diffs.push(format!("tool_calls[{i}].id: got {} want {}", g["id"], w["id"]));
+            diffs.push(format!(
+                "tool_calls[{i}].id: got {} want {}",
+                g["id"], w["id"]
+            ));
         }
         match (g["input_error"].as_str(), w["input_error"].is_null()) {
             (None, true) => {}
@@ -45,7 +62,10 @@ fn compare(path: &std::path::Path, got: &Value, want: &Value) -> Vec<String> {
             )),
         }
     }
-    diffs.into_iter().map(|d| format!("{}: {d}", path.display())).collect()
+    diffs
+        .into_iter()
+        .map(|d| format!("{}: {d}", path.display()))
+        .collect()
 }
 
 #[test]
@@ -65,10 +85,16 @@ fn every_fixture_matches_its_expected_turn() {
         let message = common::assemble(&events);
         let got: Value = serde_json::from_str(&turn_json(*provider, &message)).unwrap();
         let want_path = format!("{}.turn.json", path.display());
-        let want: Value = serde_json::from_str(&std::fs::read_to_string(want_path).unwrap()).unwrap();
+        let want: Value =
+            serde_json::from_str(&std::fs::read_to_string(want_path).unwrap()).unwrap();
         failures.extend(compare(path, &got, &want));
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -94,8 +120,8 @@ fn auto_detection_agrees_with_the_folder() {
 fn unterminated_last_event_is_dispatched_once_terminated() {
     let mut checked = 0;
     for (_, path) in common::provider_fixtures() {
-        let source = std::fs::read_to_string(format!("{}.source.txt", path.display()))
-            .unwrap_or_default();
+        let source =
+            std::fs::read_to_string(format!("{}.source.txt", path.display())).unwrap_or_default();
         let suffix: &[u8] = if source.contains("termination: ends with a single line terminator") {
             b"\n"
         } else if source.contains("termination: ends with NO line terminator") {
@@ -105,14 +131,22 @@ fn unterminated_last_event_is_dispatched_once_terminated() {
         };
         let body = std::fs::read(&path).unwrap();
         // The Vertex "error mid-stream" mock ends with bare JSON lines, not an event.
-        let last_line = body.split(|&b| b == b'\n').rev().find(|l| !l.is_empty()).unwrap();
+        let last_line = body
+            .split(|&b| b == b'\n')
+            .rev()
+            .find(|l| !l.is_empty())
+            .unwrap();
         if !last_line.starts_with(b"data:") {
             continue;
         }
         let mut strict = Vec::new();
         let mut d = toolstream::SseDecoder::new();
         d.push(&body, &mut strict).unwrap();
-        assert!(d.finish().unwrap(), "{}: nothing was discarded", path.display());
+        assert!(
+            d.finish().unwrap(),
+            "{}: nothing was discarded",
+            path.display()
+        );
         let mut fixed = Vec::new();
         d.push(&body, &mut fixed).unwrap();
         d.push(suffix, &mut fixed).unwrap();

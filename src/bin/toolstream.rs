@@ -14,7 +14,11 @@ use toolstream::report::{sse_event_json, stream_event_json, turn_json};
 use toolstream::{Assembler, ProviderChoice, SseDecoder, StreamDecoder};
 
 #[derive(Parser)]
-#[command(name = "toolstream", version, about = "Parse LLM provider streams and assemble their tool calls")]
+#[command(
+    name = "toolstream",
+    version,
+    about = "Parse LLM provider streams and assemble their tool calls"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,7 +82,12 @@ fn for_each_chunk(
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure::Input(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(Failure::Input(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
         };
         f(&buf[..n])?;
     }
@@ -94,11 +103,17 @@ fn run_sse(path: &PathBuf, out: &mut impl Write) -> Result<(), Failure> {
         }
         r.map_err(|e| Failure::Input(e.to_string()))
     })?;
-    decoder.finish().map_err(|e| Failure::Input(e.to_string()))?;
+    decoder
+        .finish()
+        .map_err(|e| Failure::Input(e.to_string()))?;
     Ok(())
 }
 
-fn run_events(provider: ProviderChoice, path: &PathBuf, out: &mut impl Write) -> Result<(), Failure> {
+fn run_events(
+    provider: ProviderChoice,
+    path: &PathBuf,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let mut decoder = StreamDecoder::new(provider);
     let mut events = Vec::new();
     for_each_chunk(path, |chunk| {

@@ -137,7 +137,7 @@ impl AnthropicDecoder {
     /// [`DecodeError::InvalidPayload`] when the payload is not JSON or a known event lacks
     /// a field it needs (`index`, `content_block`, `delta`).
     pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        let p: Payload = parse(Provider::Anthropic, "payload", data)?;
+        let p: Payload = parse(Provider::Anthropic, "message", data)?;
         let missing = |reason| DecodeError::InvalidField {
             provider: Provider::Anthropic,
             event: p.kind.to_string(),
@@ -194,7 +194,9 @@ impl AnthropicDecoder {
                 out.push(StreamEvent::BlockStart { index, block });
                 // A block may start with content already in it (documented as empty, but
                 // dropping it would lose text if it ever is not).
-                if let Some(delta) = initial.filter(|d| !matches!(d, Delta::Text(t) | Delta::Thinking(t) if t.is_empty())) {
+                if let Some(delta) = initial
+                    .filter(|d| !matches!(d, Delta::Text(t) | Delta::Thinking(t) if t.is_empty()))
+                {
                     out.push(StreamEvent::BlockDelta { index, delta });
                 }
             }
@@ -221,10 +223,7 @@ impl AnthropicDecoder {
                 out.push(StreamEvent::BlockStop { index });
             }
             "message_delta" => {
-                let stop = p
-                    .delta
-                    .and_then(|d| d.stop_reason)
-                    .map(|r| stop_reason(&r));
+                let stop = p.delta.and_then(|d| d.stop_reason).map(|r| stop_reason(&r));
                 out.push(StreamEvent::MessageDelta {
                     stop_reason: stop,
                     usage: p.usage.map(Usage::from).unwrap_or_default(),
@@ -235,7 +234,10 @@ impl AnthropicDecoder {
             "error" => {
                 let e = p.error.ok_or_else(|| missing("missing `error`"))?;
                 out.push(StreamEvent::Error(ProviderError {
-                    kind: e.kind.map(Cow::into_owned).unwrap_or_else(|| "error".into()),
+                    kind: e
+                        .kind
+                        .map(Cow::into_owned)
+                        .unwrap_or_else(|| "error".into()),
                     message: e.message.map(Cow::into_owned).unwrap_or_default(),
                 }));
             }

@@ -183,7 +183,12 @@ impl BedrockDecoder {
                     (Block::Text, Delta::Text(t.into_owned()))
                 } else if let Some(t) = d.tool_use {
                     let input = t.input.unwrap_or_default().into_owned();
-                    (Block::Other { kind: "toolUse".into() }, Delta::ToolInput(input))
+                    (
+                        Block::Other {
+                            kind: "toolUse".into(),
+                        },
+                        Delta::ToolInput(input),
+                    )
                 } else if let Some(r) = d.reasoning_content {
                     let delta = match (r.text, r.signature) {
                         (Some(t), _) => Delta::Thinking(t.into_owned()),
@@ -192,7 +197,12 @@ impl BedrockDecoder {
                     };
                     (Block::Thinking, delta)
                 } else {
-                    (Block::Other { kind: "unknown".into() }, Delta::Other)
+                    (
+                        Block::Other {
+                            kind: "unknown".into(),
+                        },
+                        Delta::Other,
+                    )
                 };
                 if !self.started.contains(&index) {
                     self.started.push(index);
@@ -214,7 +224,9 @@ impl BedrockDecoder {
             }
             "messageStop" => {
                 let p: Payload = parse(Provider::Bedrock, event, body)?;
-                let raw = p.stop_reason.ok_or_else(|| missing("missing `stopReason`"))?;
+                let raw = p
+                    .stop_reason
+                    .ok_or_else(|| missing("missing `stopReason`"))?;
                 out.push(StreamEvent::MessageDelta {
                     stop_reason: Some(stop_reason(&raw)),
                     usage: Usage::default(),

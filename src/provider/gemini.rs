@@ -93,8 +93,9 @@ pub fn stop_reason(raw: &str, called_functions: bool) -> StopReason {
         "STOP" if called_functions => StopKind::ToolUse,
         "STOP" => StopKind::EndTurn,
         "MAX_TOKENS" => StopKind::MaxTokens,
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII"
-        | "IMAGE_SAFETY" => StopKind::ContentFilter,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
+            StopKind::ContentFilter
+        }
         "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" => StopKind::Error,
         _ => StopKind::Other,
     };

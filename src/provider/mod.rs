@@ -207,7 +207,7 @@ impl ProviderDecoder {
         event: &SseEvent,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), DecodeError> {
-        match self {
+        let result = match self {
             ProviderDecoder::Anthropic(d) => d.push(event.data(), out),
             ProviderDecoder::OpenAiChat(d) => d.push(event.data(), out),
             ProviderDecoder::OpenAiResponses(d) => d.push(event.data(), out),
@@ -215,26 +215,35 @@ impl ProviderDecoder {
             ProviderDecoder::Bedrock(_) => Err(DecodeError::WrongFraming {
                 provider: Provider::Bedrock,
             }),
-            ProviderDecoder::Auto(held) => {
-                match detect(event.data()) {
-                    Some(p) => {
-                        let held = std::mem::take(held);
-                        *self = Self::for_provider(p);
-                        for e in &held {
-                            self.push_sse(e, out)?;
-                        }
-                        self.push_sse(event, out)
+            ProviderDecoder::Auto(held) => match detect(event.data()) {
+                Some(p) => {
+                    let held = std::mem::take(held);
+                    *self = Self::for_provider(p);
+                    for e in &held {
+                        self.push_sse(e, out)?;
                     }
-                    None if held.len() < AUTO_MAX_HELD => {
-                        held.push(event.clone());
-                        Ok(())
-                    }
-                    None => Err(DecodeError::UnknownProvider {
-                        reason: format!("none of the first {AUTO_MAX_HELD} events is recognizable"),
-                    }),
+                    self.push_sse(event, out)
                 }
-            }
-        }
+                None if held.len() < AUTO_MAX_HELD => {
+                    held.push(event.clone());
+                    Ok(())
+                }
+                None => Err(DecodeError::UnknownProvider {
+                    reason: format!("none of the first {AUTO_MAX_HELD} events is recognizable"),
+                }),
+            },
+        };
+        // A payload that is not JSON at all is best named by its SSE event name.
+        result.map_err(|e| match e {
+            DecodeError::InvalidPayload {
+                provider, source, ..
+            } if event.event() != "message" && source.is_syntax() => DecodeError::InvalidPayload {
+                provider,
+                event: event.event().to_owned(),
+                source,
+            },
+            e => e,
+        })
     }
 
     /// Decodes one AWS event-stream message.
@@ -309,10 +318,13 @@ pub fn detect(data: &str) -> Option<Provider> {
             return Some(Provider::OpenAiResponses);
         }
         match kind {
-            "message_start" | "content_block_start" | "content_block_delta"
-            | "content_block_stop" | "message_delta" | "message_stop" | "ping" => {
-                return Some(Provider::Anthropic)
-            }
+            "message_start"
+            | "content_block_start"
+            | "content_block_delta"
+            | "content_block_stop"
+            | "message_delta"
+            | "message_stop"
+            | "ping" => return Some(Provider::Anthropic),
             // Responses numbers its events; Anthropic's error event has no sequence number.
             "error" if probe.error.is_some() && probe.sequence_number.is_none() => {
                 return Some(Provider::Anthropic)
@@ -324,7 +336,9 @@ pub fn detect(data: &str) -> Option<Provider> {
     if probe.object.as_deref() == Some("chat.completion.chunk") || probe.choices.is_some() {
         return Some(Provider::OpenAiChat);
     }
-    if probe.candidates.is_some() || probe.usage_metadata.is_some() || probe.prompt_feedback.is_some()
+    if probe.candidates.is_some()
+        || probe.usage_metadata.is_some()
+        || probe.prompt_feedback.is_some()
     {
         return Some(Provider::Gemini);
     }

@@ -161,7 +161,10 @@ impl OpenAiChatDecoder {
             let kind = e
                 .kind
                 .map(Cow::into_owned)
-                .or_else(|| e.code.map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned)))
+                .or_else(|| {
+                    e.code
+                        .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned))
+                })
                 .unwrap_or_else(|| "error".into());
             out.push(StreamEvent::Error(ProviderError {
                 kind,

@@ -155,24 +155,25 @@ impl OpenAiResponsesDecoder {
             .or_else(|| p.item.as_ref().and_then(|i| i.id.as_deref()));
         let output_index = p.output_index.or_else(|| {
             let id = item_id?;
-            self.items.iter().rev().find(|(i, _)| i == id).map(|&(_, o)| o)
+            self.items
+                .iter()
+                .rev()
+                .find(|(i, _)| i == id)
+                .map(|&(_, o)| o)
         });
         let output_index = output_index.ok_or_else(|| missing("missing `output_index`"));
         match &*p.kind {
-            "response.created" | "response.in_progress" => {
-                if !self.started {
-                    self.started = true;
-                    let r = p.response;
-                    let (id, model) = match r {
-                        Some(r) => (r.id.map(Cow::into_owned), r.model.map(Cow::into_owned)),
-                        None => (None, None),
-                    };
-                    out.push(StreamEvent::MessageStart {
-                        id,
-                        model,
-                        usage: Usage::default(),
-                    });
-                }
+            "response.created" | "response.in_progress" if !self.started => {
+                self.started = true;
+                let (id, model) = match p.response {
+                    Some(r) => (r.id.map(Cow::into_owned), r.model.map(Cow::into_owned)),
+                    None => (None, None),
+                };
+                out.push(StreamEvent::MessageStart {
+                    id,
+                    model,
+                    usage: Usage::default(),
+                });
             }
             "response.output_item.added" => {
                 let output = output_index?;
@@ -321,7 +322,10 @@ impl OpenAiResponsesDecoder {
                     if !self.errored {
                         self.errored = true;
                         out.push(StreamEvent::Error(ProviderError {
-                            kind: e.code.map(Cow::into_owned).unwrap_or_else(|| "error".into()),
+                            kind: e
+                                .code
+                                .map(Cow::into_owned)
+                                .unwrap_or_else(|| "error".into()),
                             message: e.message.map(Cow::into_owned).unwrap_or_default(),
                         }));
                     }
@@ -413,7 +417,11 @@ impl OpenAiResponsesDecoder {
         }
         s.open = false;
         // Arguments given only at the end (no deltas): the `done` event carries them whole.
-        if s.kind == (Kind::Call { saw_arguments: false }) {
+        if s.kind
+            == (Kind::Call {
+                saw_arguments: false,
+            })
+        {
             if let Some(args) = arguments.filter(|a| !a.is_empty()) {
                 out.push(StreamEvent::BlockDelta {
                     index: s.block,

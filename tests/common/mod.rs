@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use toolstream::{
-    AssembledMessage, Assembler, DecodeError, Provider, ProviderChoice, StreamDecoder,
-    StreamEvent,
+    AssembledMessage, Assembler, DecodeError, Provider, ProviderChoice, StreamDecoder, StreamEvent,
 };
 
 pub fn fixtures_dir() -> PathBuf {
@@ -58,7 +57,10 @@ pub fn decode_chunks<'a>(
     (events, errors)
 }
 
-pub fn decode(provider: impl Into<ProviderChoice>, body: &[u8]) -> Result<Vec<StreamEvent>, DecodeError> {
+pub fn decode(
+    provider: impl Into<ProviderChoice>,
+    body: &[u8],
+) -> Result<Vec<StreamEvent>, DecodeError> {
     let mut d = StreamDecoder::new(provider);
     let mut events = Vec::new();
     d.push(body, &mut events)?;
@@ -69,7 +71,8 @@ pub fn decode(provider: impl Into<ProviderChoice>, body: &[u8]) -> Result<Vec<St
 pub fn assemble(events: &[StreamEvent]) -> AssembledMessage {
     let mut a = Assembler::new();
     for e in events {
-        a.push(e).unwrap_or_else(|err| panic!("assembling {e:?}: {err}"));
+        a.push(e)
+            .unwrap_or_else(|err| panic!("assembling {e:?}: {err}"));
     }
     a.finish()
 }
