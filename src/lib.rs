@@ -92,3 +92,8 @@ mod auto_traits {
         send_sync_unpin::<super::DecodeError>();
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
