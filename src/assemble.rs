@@ -221,6 +221,9 @@ pub struct AssembledMessage {
     pub usage: Usage,
     /// The first error the provider reported in the stream.
     pub error: Option<ProviderError>,
+    /// How many times a new message start replaced a partial message whose content was
+    /// then dropped (a provider-side retry spliced into the stream).
+    pub restarts: usize,
 }
 
 impl AssembledMessage {
@@ -317,6 +320,15 @@ impl Assembler {
         let m = &mut self.message;
         match event {
             StreamEvent::MessageStart { id, model, usage } => {
+                // A second start after content means a new message was spliced in (a
+                // provider-side retry): the partial one is dropped, never mixed with it.
+                if !m.blocks.is_empty() {
+                    let restarts = m.restarts + 1;
+                    *m = AssembledMessage {
+                        restarts,
+                        ..AssembledMessage::default()
+                    };
+                }
                 if m.id.is_none() {
                     m.id.clone_from(id);
                 }
@@ -517,6 +529,28 @@ mod tests {
             a.push(&start(0, "b")),
             Err(AssembleError::DuplicateBlock { index: 0 })
         );
+    }
+
+    #[test]
+    fn spliced_message_start_drops_the_partial_message() {
+        let start_msg = StreamEvent::MessageStart {
+            id: Some("msg_1".into()),
+            model: None,
+            usage: Usage::default(),
+        };
+        let mut a = Assembler::new();
+        a.push(&start_msg).unwrap();
+        a.push(&start_msg).unwrap(); // a duplicate before any content changes nothing
+        a.push(&start(0, "cut")).unwrap();
+        a.push(&args(0, "{\"path\": \"/tm")).unwrap();
+        a.push(&start_msg).unwrap();
+        a.push(&start(0, "whole")).unwrap();
+        a.push(&args(0, "{}")).unwrap();
+        assert_eq!(a.push(&StreamEvent::BlockStop { index: 0 }), Ok(Some(0)));
+        let m = a.finish();
+        assert_eq!(m.restarts, 1);
+        assert_eq!(m.tool_calls.len(), 1);
+        assert_eq!(m.tool_calls[0].id, "whole");
     }
 
     #[test]

@@ -1,0 +1,228 @@
+use super::*;
+
+fn decode_whole(input: &[u8]) -> Vec<SseEvent> {
+    let mut d = SseDecoder::new();
+    let mut out = Vec::new();
+    d.push(input, &mut out).unwrap();
+    d.finish().unwrap();
+    out
+}
+
+/// Decodes `input` whole, byte by byte and split at every point; all must agree.
+fn decode_all_ways(input: &[u8]) -> Vec<SseEvent> {
+    let whole = decode_whole(input);
+    let mut d = SseDecoder::new();
+    let mut out = Vec::new();
+    for b in input {
+        d.push(std::slice::from_ref(b), &mut out).unwrap();
+    }
+    d.finish().unwrap();
+    assert_eq!(out, whole, "byte by byte differs for {input:?}");
+    for split in 0..=input.len() {
+        let mut out = Vec::new();
+        d.push(&input[..split], &mut out).unwrap();
+        d.push(&input[split..], &mut out).unwrap();
+        d.finish().unwrap();
+        assert_eq!(out, whole, "split at {split} differs for {input:?}");
+    }
+    whole
+}
+
+fn view(events: &[SseEvent]) -> Vec<(String, String, String, Option<u64>)> {
+    events
+        .iter()
+        .map(|e| (e.event().into(), e.data().into(), e.id().into(), e.retry()))
+        .collect()
+}
+
+macro_rules! case {
+    ($name:ident, $input:expr, [$(($ev:expr, $data:expr, $id:expr, $retry:expr)),* $(,)?]) => {
+        #[test]
+        fn $name() {
+            let got = view(&decode_all_ways($input));
+            let want: Vec<(String, String, String, Option<u64>)> =
+                vec![$(($ev.into(), $data.into(), $id.into(), $retry)),*];
+            assert_eq!(got, want);
+        }
+    };
+}
+
+case!(simple, b"data: hi\n\n", [("message", "hi", "", None)]);
+case!(no_space, b"data:hi\n\n", [("message", "hi", "", None)]);
+case!(
+    two_spaces_keeps_one,
+    b"data:  hi\n\n",
+    [("message", " hi", "", None)]
+);
+case!(
+    multi_line_data,
+    b"data: a\ndata: b\n\n",
+    [("message", "a\nb", "", None)]
+);
+case!(empty_data_line, b"data\n\n", [("message", "", "", None)]);
+case!(
+    data_colon_empty,
+    b"data:\ndata:\n\n",
+    [("message", "\n", "", None)]
+);
+case!(no_data_no_event, b"event: x\n\n", []);
+case!(
+    event_type_resets,
+    b"event: a\n\ndata: 1\n\n",
+    [("message", "1", "", None)]
+);
+case!(
+    event_named,
+    b"event: ping\ndata: {}\n\n",
+    [("ping", "{}", "", None)]
+);
+case!(crlf, b"data: a\r\n\r\n", [("message", "a", "", None)]);
+case!(
+    cr_only,
+    b"data: a\r\rdata: b\r\r",
+    [("message", "a", "", None), ("message", "b", "", None)]
+);
+case!(
+    mixed_endings,
+    b"data: a\r\ndata: b\rdata: c\n\r\n",
+    [("message", "a\nb\nc", "", None)]
+);
+case!(
+    comment,
+    b": hello\ndata: x\n\n",
+    [("message", "x", "", None)]
+);
+case!(
+    bom,
+    b"\xEF\xBB\xBFdata: x\n\n",
+    [("message", "x", "", None)]
+);
+case!(
+    second_bom_not_stripped,
+    b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\n",
+    []
+);
+case!(partial_bom, b"\xEF\xBBdata: x\n\n", []);
+case!(
+    id_persists,
+    b"id: 7\ndata: a\n\ndata: b\n\n",
+    [("message", "a", "7", None), ("message", "b", "7", None)]
+);
+case!(
+    id_with_nul_ignored,
+    b"id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n",
+    [("message", "a", "1", None), ("message", "b", "1", None)]
+);
+case!(
+    id_reset_empty,
+    b"id: 1\ndata: a\n\nid\ndata: b\n\n",
+    [("message", "a", "1", None), ("message", "b", "", None)]
+);
+case!(
+    retry_digits,
+    b"retry: 1500\ndata: a\n\n",
+    [("message", "a", "", Some(1500))]
+);
+case!(
+    retry_bad,
+    b"retry: 15x\ndata: a\n\nretry:\ndata: b\n\n",
+    [("message", "a", "", None), ("message", "b", "", None)]
+);
+case!(
+    retry_space_bad,
+    b"retry:  15\ndata: a\n\n",
+    [("message", "a", "", None)]
+);
+case!(
+    unknown_field,
+    b"foo: bar\ndata: a\n\n",
+    [("message", "a", "", None)]
+);
+case!(
+    long_field_name,
+    b"datadata: x\ndata: a\n\n",
+    [("message", "a", "", None)]
+);
+case!(
+    unterminated_dropped,
+    b"data: a\n\ndata: b\n",
+    [("message", "a", "", None)]
+);
+case!(
+    unterminated_line_dropped,
+    b"data: a\n\ndata: b",
+    [("message", "a", "", None)]
+);
+case!(
+    invalid_utf8,
+    b"data: a\xFFb\n\n",
+    [("message", "a\u{FFFD}b", "", None)]
+);
+case!(
+    truncated_utf8_before_lf,
+    b"data: \xE2\x82\ndata: x\n\n",
+    [("message", "\u{FFFD}\nx", "", None)]
+);
+case!(
+    multibyte,
+    "data: известни €\n\n".as_bytes(),
+    [("message", "известни €", "", None)]
+);
+case!(
+    colon_in_value,
+    b"data: a:b\n\n",
+    [("message", "a:b", "", None)]
+);
+case!(
+    event_invalid_utf8,
+    b"event: \xFF\ndata: a\n\n",
+    [("\u{FFFD}", "a", "", None)]
+);
+case!(empty_input, b"", []);
+case!(only_blank_lines, b"\n\n\r\n\r", []);
+
+#[test]
+fn line_limit_is_an_error() {
+    let limits = SseLimits::new().max_line_bytes(NonZeroUsize::new(8).unwrap());
+    let mut d = SseDecoder::with_limits(limits);
+    let mut out = Vec::new();
+    d.push(b"data: 12\n\n", &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+    let err = d.push(b"data: 123\n\n", &mut out).unwrap_err();
+    assert_eq!(err, SseError::LineTooLong { limit: 8 });
+    assert_eq!(d.push(b"\n", &mut out), Err(SseError::Failed));
+    assert_eq!(d.finish(), Err(SseError::Failed));
+    d.reset();
+    d.push(b": comment\n", &mut out).unwrap_err();
+}
+
+#[test]
+fn event_limit_is_an_error() {
+    let limits = SseLimits::new().max_event_bytes(NonZeroUsize::new(6).unwrap());
+    let mut d = SseDecoder::with_limits(limits);
+    let mut out = Vec::new();
+    d.push(b"data: ab\ndata: cd\n\n", &mut out).unwrap();
+    assert_eq!(out[0].data(), "ab\ncd");
+    let err = d.push(b"data: abc\ndata: def\n", &mut out).unwrap_err();
+    assert_eq!(err, SseError::EventTooLarge { limit: 6 });
+}
+
+#[test]
+fn finish_reports_discarded_event() {
+    let mut d = SseDecoder::new();
+    let mut out = Vec::new();
+    d.push(b"data: a\n\n", &mut out).unwrap();
+    assert!(!d.finish().unwrap());
+    d.push(b"data: a\n", &mut out).unwrap();
+    assert!(d.finish().unwrap());
+    d.push(b"data", &mut out).unwrap();
+    assert!(d.finish().unwrap());
+    d.push(b": only a comment\n", &mut out).unwrap();
+    assert!(!d.finish().unwrap());
+}
+
+#[test]
+fn event_type_is_shared_while_it_repeats() {
+    let events = decode_whole(b"event: a\ndata: 1\n\nevent: a\ndata: 2\n\n");
+    assert!(Arc::ptr_eq(&events[0].event, &events[1].event));
+}
