@@ -7,6 +7,7 @@
 //! [`ArgumentsError`] that says why. Empty arguments (Anthropic's no-argument tools) are
 //! `{}`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroUsize;
 
@@ -18,21 +19,34 @@ use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEven
 pub const DEFAULT_MAX_BLOCKS: usize = 4096;
 /// Default for [`AssembleLimits::max_argument_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// Default for [`AssembleLimits::max_text_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Limits for [`Assembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AssembleLimits {
     max_blocks: usize,
     max_argument_bytes: usize,
+    max_text_bytes: usize,
 }
 
 impl AssembleLimits {
-    /// The defaults: 4096 blocks per message, 16 MiB of arguments per tool call.
+    /// The defaults: 4096 blocks per message, 16 MiB of arguments per tool call, 16 MiB
+    /// of text (answer, reasoning, refusal and signatures together) per message.
     pub fn new() -> Self {
         AssembleLimits {
             max_blocks: DEFAULT_MAX_BLOCKS,
             max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
+            max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
         }
+    }
+
+    /// Most bytes of text in one message: answer, reasoning, refusal and signatures
+    /// together (default 16 MiB, [`DEFAULT_MAX_TEXT_BYTES`]). A model's longest answers are
+    /// around 1 MiB.
+    pub fn max_text_bytes(mut self, n: NonZeroUsize) -> Self {
+        self.max_text_bytes = n.get();
+        self
     }
 
     /// Most content blocks in one message (default 4096, [`DEFAULT_MAX_BLOCKS`]).
@@ -74,6 +88,23 @@ pub enum AssembleError {
         /// The limit.
         limit: usize,
     },
+    /// More text than [`AssembleLimits::max_text_bytes`]; the delta is dropped.
+    TextTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A delta for a block whose stop was already seen; it is dropped.
+    DeltaAfterStop {
+        /// The block index.
+        index: usize,
+    },
+    /// A new message start after tool calls of the current message were reported
+    /// complete. Resetting would take back calls the caller may have started, so the new
+    /// start is refused (and its blocks will not fit).
+    RestartAfterToolCalls {
+        /// How many calls were already complete.
+        completed: usize,
+    },
 }
 
 impl fmt::Display for AssembleError {
@@ -88,6 +119,16 @@ impl fmt::Display for AssembleError {
             AssembleError::TooManyBlocks { limit } => {
                 write!(f, "more than {limit} content blocks in one message")
             }
+            AssembleError::TextTooLarge { limit } => {
+                write!(f, "more than {limit} bytes of text in one message")
+            }
+            AssembleError::DeltaAfterStop { index } => {
+                write!(f, "delta for content block {index} after its stop")
+            }
+            AssembleError::RestartAfterToolCalls { completed } => write!(
+                f,
+                "a new message started after {completed} tool calls of the current one were complete"
+            ),
         }
     }
 }
@@ -284,6 +325,10 @@ impl AssembledMessage {
 pub struct Assembler {
     limits: AssembleLimits,
     message: AssembledMessage,
+    /// Block index → position in `message.blocks`: one lookup per delta, whatever the
+    /// number of blocks.
+    slots: HashMap<usize, usize>,
+    text_bytes: usize,
 }
 
 impl Assembler {
@@ -296,7 +341,7 @@ impl Assembler {
     pub fn with_limits(limits: AssembleLimits) -> Self {
         Assembler {
             limits,
-            message: AssembledMessage::default(),
+            ..Self::default()
         }
     }
 
@@ -306,8 +351,11 @@ impl Assembler {
     }
 
     fn block_slot(&self, index: usize) -> Option<usize> {
-        // Deltas nearly always go to the newest block: search from the end.
-        self.message.blocks.iter().rposition(|b| b.index == index)
+        // Deltas nearly always go to the newest block: check it before the map.
+        match self.message.blocks.last() {
+            Some(b) if b.index == index => Some(self.message.blocks.len() - 1),
+            _ => self.slots.get(&index).copied(),
+        }
     }
 
     /// Takes one event. Returns the position of a tool call this event completed.
@@ -323,11 +371,17 @@ impl Assembler {
                 // A second start after content means a new message was spliced in (a
                 // provider-side retry): the partial one is dropped, never mixed with it.
                 if !m.blocks.is_empty() {
+                    let completed = m.tool_calls.iter().filter(|c| c.complete).count();
+                    if completed > 0 {
+                        return Err(AssembleError::RestartAfterToolCalls { completed });
+                    }
                     let restarts = m.restarts + 1;
                     *m = AssembledMessage {
                         restarts,
                         ..AssembledMessage::default()
                     };
+                    self.slots.clear();
+                    self.text_bytes = 0;
                 }
                 if m.id.is_none() {
                     m.id.clone_from(id);
@@ -362,6 +416,7 @@ impl Assembler {
                     }
                     _ => None,
                 };
+                self.slots.insert(*index, m.blocks.len());
                 m.blocks.push(ContentBlock {
                     index: *index,
                     block: block.clone(),
@@ -378,14 +433,23 @@ impl Assembler {
                 let limit = self.limits.max_argument_bytes;
                 let m = &mut self.message;
                 let b = &mut m.blocks[slot];
+                if b.stopped {
+                    return Err(AssembleError::DeltaAfterStop { index: *index });
+                }
+                if let Delta::Text(t) | Delta::Thinking(t) | Delta::Signature(t) = delta {
+                    if self.text_bytes + t.len() > self.limits.max_text_bytes {
+                        return Err(AssembleError::TextTooLarge {
+                            limit: self.limits.max_text_bytes,
+                        });
+                    }
+                    self.text_bytes += t.len();
+                }
                 match delta {
                     Delta::Text(t) | Delta::Thinking(t) => b.text.push_str(t),
                     Delta::Signature(s) => b.signature.push_str(s),
                     Delta::ToolInput(fragment) => {
                         if let Some(call) = b.tool_call.map(|c| &mut m.tool_calls[c]) {
-                            if call.complete {
-                                // Arguments after the provider's end marker: ignored.
-                            } else if call.arguments.len() + fragment.len() > limit {
+                            if call.arguments.len() + fragment.len() > limit {
                                 call.input = Err(ArgumentsError::TooLarge { limit });
                             } else if !matches!(call.input, Err(ArgumentsError::TooLarge { .. })) {
                                 call.arguments.push_str(fragment);

@@ -118,8 +118,10 @@ impl StreamDecoder {
         if !self.seen_input {
             self.seen_input = true;
             // An event-stream message starts with its big-endian total length (under
-            // 16 MiB, so a zero byte); SSE is text and never starts with NUL.
+            // 16 MiB, so a zero byte); SSE is text and never starts with NUL. With the
+            // framing fixed, any first byte the length limit allows is accepted.
             let binary = chunk[0] == 0;
+            let max_first_byte = self.limits.event_stream.get_max_message_bytes() >> 24;
             match (&self.framing, self.provider.provider()) {
                 (Framing::Undecided, _) => {
                     self.framing = if binary {
@@ -134,7 +136,9 @@ impl StreamDecoder {
                     self.framing = Framing::Failed;
                     return Err(DecodeError::WrongFraming { provider });
                 }
-                (Framing::EventStream(_), Some(provider)) if !binary => {
+                (Framing::EventStream(_), Some(provider))
+                    if usize::from(chunk[0]) > max_first_byte =>
+                {
                     self.framing = Framing::Failed;
                     return Err(DecodeError::WrongFraming { provider });
                 }

@@ -60,12 +60,12 @@ impl fmt::Display for DecodeError {
                 provider,
                 event,
                 source,
-            } => write!(f, "invalid {provider} `{event}` payload: {source}"),
+            } => write!(f, "invalid {provider} {event:?} payload: {source}"),
             DecodeError::InvalidField {
                 provider,
                 event,
                 reason,
-            } => write!(f, "invalid {provider} `{event}` payload: {reason}"),
+            } => write!(f, "invalid {provider} {event:?} payload: {reason}"),
             DecodeError::WrongFraming { provider } => match provider {
                 Provider::Bedrock => f.write_str("bedrock streams are aws event-stream, not sse"),
                 _ => write!(f, "{provider} streams are sse, not aws event-stream"),

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{parse, Provider};
+use super::{parse_typed, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
 
@@ -99,6 +99,21 @@ struct ErrorPayload<'a> {
     message: Option<Cow<'a, str>>,
 }
 
+/// The documented event types; others are skipped.
+fn is_known(kind: &str) -> bool {
+    matches!(
+        kind,
+        "message_start"
+            | "content_block_start"
+            | "content_block_delta"
+            | "content_block_stop"
+            | "message_delta"
+            | "message_stop"
+            | "ping"
+            | "error"
+    )
+}
+
 fn is_empty_object(raw: &str) -> bool {
     let inner = raw.trim();
     inner.starts_with('{') && inner.ends_with('}') && inner[1..inner.len() - 1].trim().is_empty()
@@ -137,7 +152,9 @@ impl AnthropicDecoder {
     /// [`DecodeError::InvalidPayload`] when the payload is not JSON or a known event lacks
     /// a field it needs (`index`, `content_block`, `delta`).
     pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        let p: Payload = parse(Provider::Anthropic, "message", data)?;
+        let Some(p) = parse_typed::<Payload>(Provider::Anthropic, data, is_known)? else {
+            return Ok(());
+        };
         let missing = |reason| DecodeError::InvalidField {
             provider: Provider::Anthropic,
             event: p.kind.to_string(),

@@ -14,6 +14,7 @@
 //! decoded by the Anthropic decoder.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use base64::Engine;
 use serde::Deserialize;
@@ -101,11 +102,14 @@ pub fn stop_reason(raw: &str) -> StopReason {
     StopReason::new(kind, raw)
 }
 
+/// Most content blocks one message may start.
+const MAX_BLOCKS: usize = 4096;
+
 /// Decoder for Bedrock event-stream messages. See the [module docs](self).
 #[derive(Debug, Default, Clone)]
 pub struct BedrockDecoder {
     /// Blocks started so far (a text block may start implicitly with its first delta).
-    started: Vec<usize>,
+    started: HashSet<usize>,
     /// Set once `chunk` frames show an InvokeModel stream of Anthropic events.
     invoke: Option<AnthropicDecoder>,
 }
@@ -140,6 +144,18 @@ impl BedrockDecoder {
             return Ok(());
         }
         let event = msg.event_type().unwrap_or_default();
+        if !matches!(
+            event,
+            "messageStart"
+                | "contentBlockStart"
+                | "contentBlockDelta"
+                | "contentBlockStop"
+                | "messageStop"
+                | "metadata"
+                | "chunk"
+        ) {
+            return Ok(());
+        }
         let body = std::str::from_utf8(msg.payload()).map_err(|_| DecodeError::InvalidField {
             provider: Provider::Bedrock,
             event: event.to_owned(),
@@ -170,7 +186,7 @@ impl BedrockDecoder {
                         kind: "unknown".into(),
                     },
                 };
-                self.started.push(index);
+                self.start(index, event)?;
                 out.push(StreamEvent::BlockStart { index, block });
             }
             "contentBlockDelta" => {
@@ -205,7 +221,7 @@ impl BedrockDecoder {
                     )
                 };
                 if !self.started.contains(&index) {
-                    self.started.push(index);
+                    self.start(index, event)?;
                     out.push(StreamEvent::BlockStart {
                         index,
                         block: implicit,
@@ -260,6 +276,18 @@ impl BedrockDecoder {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    fn start(&mut self, index: usize, event: &str) -> Result<(), DecodeError> {
+        if self.started.len() >= MAX_BLOCKS {
+            return Err(DecodeError::InvalidField {
+                provider: Provider::Bedrock,
+                event: event.to_owned(),
+                reason: "more than 4096 content blocks in one message",
+            });
+        }
+        self.started.insert(index);
         Ok(())
     }
 

@@ -67,8 +67,14 @@ struct FunctionCall<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     name: Cow<'a, str>,
-    #[serde(borrow)]
+    /// `Some` whenever the key is present, `null` included (which is not an object and so
+    /// an argument error, not `{}`).
+    #[serde(default, borrow, deserialize_with = "present")]
     args: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]

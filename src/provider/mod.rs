@@ -162,6 +162,8 @@ pub enum ProviderDecoder {
 
 /// How many undecidable SSE events `auto` holds before giving up.
 const AUTO_MAX_HELD: usize = 16;
+/// How many bytes of undecidable SSE data `auto` holds before giving up.
+const AUTO_MAX_HELD_BYTES: usize = 1024 * 1024;
 
 impl ProviderDecoder {
     /// A decoder for `choice`.
@@ -219,18 +221,31 @@ impl ProviderDecoder {
                 Some(p) => {
                     let held = std::mem::take(held);
                     *self = Self::for_provider(p);
-                    for e in &held {
-                        self.push_sse(e, out)?;
+                    // Replay everything, the current event included, even past a bad one;
+                    // report the first error.
+                    let mut first_error = None;
+                    for e in held.iter().chain(std::iter::once(event)) {
+                        if let Err(err) = self.push_sse(e, out) {
+                            first_error.get_or_insert(err);
+                        }
                     }
-                    self.push_sse(event, out)
+                    first_error.map_or(Ok(()), Err)
                 }
-                None if held.len() < AUTO_MAX_HELD => {
-                    held.push(event.clone());
-                    Ok(())
+                None => {
+                    let bytes =
+                        held.iter().map(|e| e.data().len()).sum::<usize>() + event.data().len();
+                    if held.len() < AUTO_MAX_HELD && bytes <= AUTO_MAX_HELD_BYTES {
+                        held.push(event.clone());
+                        Ok(())
+                    } else {
+                        Err(DecodeError::UnknownProvider {
+                            reason: format!(
+                                "none of the first {} events ({bytes} bytes) is recognizable",
+                                held.len() + 1
+                            ),
+                        })
+                    }
                 }
-                None => Err(DecodeError::UnknownProvider {
-                    reason: format!("none of the first {AUTO_MAX_HELD} events is recognizable"),
-                }),
             },
         };
         // A payload that is not JSON at all is best named by its SSE event name.
@@ -356,6 +371,37 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(
         event: event.to_owned(),
         source,
     })
+}
+
+/// Parses a payload whose JSON `type` names the event. When the typed parse fails and the
+/// `type` is not one `known` accepts, the event is skipped (`Ok(None)`): providers add
+/// event types, and a new one may reuse a field name with another shape.
+pub(crate) fn parse_typed<'a, T: Deserialize<'a>>(
+    provider: Provider,
+    data: &'a str,
+    known: fn(&str) -> bool,
+) -> Result<Option<T>, DecodeError> {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    match serde_json::from_str(data) {
+        Ok(t) => Ok(Some(t)),
+        Err(source) => match serde_json::from_str::<Kind>(data) {
+            Ok(k) if !known(&k.kind) => Ok(None),
+            Ok(k) => Err(DecodeError::InvalidPayload {
+                provider,
+                event: k.kind.into_owned(),
+                source,
+            }),
+            Err(_) => Err(DecodeError::InvalidPayload {
+                provider,
+                event: "message".into(),
+                source,
+            }),
+        },
+    }
 }
 
 /// Hands out block indices in order of appearance, for providers whose wire format has

@@ -15,6 +15,7 @@
 //! call), a whole call in one fragment, tool calls in the same chunk as `finish_reason`.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::Deserialize;
 
@@ -32,7 +33,16 @@ struct Chunk<'a> {
     choices: Vec<Choice<'a>>,
     usage: Option<UsagePayload>,
     #[serde(borrow)]
-    error: Option<ErrorPayload<'a>>,
+    error: Option<ErrorField<'a>>,
+}
+
+/// Servers send `{"error": {...}}` or, less often, `{"error": "message"}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ErrorField<'a> {
+    #[serde(borrow)]
+    Object(ErrorPayload<'a>),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -115,10 +125,13 @@ pub struct OpenAiChatOptions {
 #[derive(Debug, Clone)]
 struct CallSlot {
     wire_index: Option<usize>,
-    id: String,
     block: usize,
     open: bool,
+    named: bool,
 }
+
+/// Most tool calls one message may hold.
+const MAX_CALLS: usize = 4096;
 
 /// Decoder for Chat Completions chunks. See the [module docs](self).
 #[derive(Debug, Default, Clone)]
@@ -130,6 +143,9 @@ pub struct OpenAiChatDecoder {
     refusal: Option<usize>,
     thinking: Option<usize>,
     calls: Vec<CallSlot>,
+    /// The latest call for each wire `index`, and each call by id.
+    by_index: HashMap<usize, usize>,
+    by_id: HashMap<String, usize>,
     finished: bool,
 }
 
@@ -158,6 +174,14 @@ impl OpenAiChatDecoder {
         }
         let chunk: Chunk = parse(Provider::OpenAiChat, "chat.completion.chunk", data)?;
         if let Some(e) = chunk.error {
+            let e = match e {
+                ErrorField::Object(e) => e,
+                ErrorField::Text(message) => ErrorPayload {
+                    kind: None,
+                    code: None,
+                    message: Some(Cow::Owned(message)),
+                },
+            };
             let kind = e
                 .kind
                 .map(Cow::into_owned)
@@ -184,7 +208,7 @@ impl OpenAiChatDecoder {
                 continue;
             }
             if let Some(delta) = choice.delta {
-                self.delta(delta, out);
+                self.delta(delta, out)?;
             }
             if let Some(reason) = choice.finish_reason {
                 self.finish_reason(&reason, out);
@@ -224,7 +248,7 @@ impl OpenAiChatDecoder {
         })
     }
 
-    fn delta(&mut self, d: ChoiceDelta<'_>, out: &mut Vec<StreamEvent>) {
+    fn delta(&mut self, d: ChoiceDelta<'_>, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         let texts = [
             (
                 d.reasoning_content.or(d.reasoning),
@@ -246,34 +270,53 @@ impl OpenAiChatDecoder {
             out.push(StreamEvent::BlockDelta { index, delta });
         }
         for call in d.tool_calls.into_iter().flatten() {
-            self.tool_call(call, out);
+            self.tool_call(call, out)?;
         }
+        Ok(())
     }
 
-    fn tool_call(&mut self, call: ToolCallDelta<'_>, out: &mut Vec<StreamEvent>) {
+    fn tool_call(
+        &mut self,
+        call: ToolCallDelta<'_>,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
         let id = call.id.filter(|id| !id.is_empty());
         let (name, arguments) = match call.function {
-            Some(f) => (f.name, f.arguments),
+            Some(f) => (f.name.filter(|n| !n.is_empty()), f.arguments),
             None => (None, None),
         };
         // Route the fragment: by `index` while the id agrees, else by `id`; with neither, it
-        // continues the most recent call (the only reading left).
+        // continues the most recent call (the only reading left). A fragment that names a
+        // tool while its target already has a name is a new call (whole calls with no index
+        // and no id, as some Gemini proxies send); continuations carry no name or `""`.
         let existing = match (call.index, id.as_deref()) {
             (Some(i), Some(id)) => self
-                .calls
-                .iter()
-                .rposition(|c| c.wire_index == Some(i) && c.id == id),
-            (Some(i), None) => self.calls.iter().rposition(|c| c.wire_index == Some(i)),
-            (None, Some(id)) => self.calls.iter().rposition(|c| c.id == id),
+                .by_id
+                .get(id)
+                .copied()
+                .filter(|&s| self.calls[s].wire_index == Some(i)),
+            (Some(i), None) => self.by_index.get(&i).copied(),
+            (None, Some(id)) => self.by_id.get(id).copied(),
             (None, None) => self.calls.len().checked_sub(1),
-        };
+        }
+        .filter(|&s| id.is_some() || name.is_none() || !self.calls[s].named);
         let slot = match existing {
             Some(s) => s,
             None => {
-                if self.options.complete_on_next_index {
+                if self.calls.len() >= MAX_CALLS {
+                    return Err(DecodeError::InvalidField {
+                        provider: Provider::OpenAiChat,
+                        event: "chat.completion.chunk".into(),
+                        reason: "more than 4096 tool calls in one message",
+                    });
+                }
+                if let (true, Some(next)) = (self.options.complete_on_next_index, call.index) {
+                    // "The start of a higher index" ends the calls below it, only those.
                     for c in self.calls.iter_mut().filter(|c| c.open) {
-                        c.open = false;
-                        out.push(StreamEvent::BlockStop { index: c.block });
+                        if c.wire_index.is_some_and(|w| w < next) {
+                            c.open = false;
+                            out.push(StreamEvent::BlockStop { index: c.block });
+                        }
                     }
                 }
                 let block = self.blocks.next();
@@ -287,13 +330,18 @@ impl OpenAiChatDecoder {
                         name: name.as_deref().unwrap_or_default().to_owned(),
                     },
                 });
+                let slot = self.calls.len();
+                if let Some(i) = call.index {
+                    self.by_index.insert(i, slot);
+                }
+                self.by_id.insert(id, slot);
                 self.calls.push(CallSlot {
                     wire_index: call.index,
-                    id,
                     block,
                     open: true,
+                    named: name.is_some(),
                 });
-                self.calls.len() - 1
+                slot
             }
         };
         if let Some(args) = arguments.filter(|a| !a.is_empty()) {
@@ -302,6 +350,7 @@ impl OpenAiChatDecoder {
                 delta: Delta::ToolInput(args.into_owned()),
             });
         }
+        Ok(())
     }
 
     fn finish_reason(&mut self, raw: &str, out: &mut Vec<StreamEvent>) {

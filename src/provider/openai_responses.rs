@@ -10,10 +10,11 @@
 //! and `error` report errors.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::{parse, BlockCounter, Provider};
+use super::{parse_typed, BlockCounter, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
 
@@ -107,10 +108,34 @@ enum Kind {
     Other,
 }
 
+/// The event types this decoder reads; others are skipped.
+fn is_known(kind: &str) -> bool {
+    matches!(
+        kind,
+        "response.created"
+            | "response.in_progress"
+            | "response.output_item.added"
+            | "response.content_part.added"
+            | "response.output_text.delta"
+            | "response.refusal.delta"
+            | "response.reasoning_summary_text.delta"
+            | "response.reasoning_text.delta"
+            | "response.function_call_arguments.delta"
+            | "response.function_call_arguments.done"
+            | "response.content_part.done"
+            | "response.output_item.done"
+            | "response.completed"
+            | "response.incomplete"
+            | "response.failed"
+            | "error"
+    )
+}
+
+/// Most blocks (output items and content parts) one response may open.
+const MAX_SLOTS: usize = 4096;
+
 #[derive(Debug, Clone)]
 struct Slot {
-    output: usize,
-    content: Option<usize>,
     block: usize,
     kind: Kind,
     open: bool,
@@ -123,7 +148,12 @@ pub struct OpenAiResponsesDecoder {
     blocks: BlockCounter,
     slots: Vec<Slot>,
     /// Output item ids and their `output_index`, for events that give only `item_id`.
-    items: Vec<(String, usize)>,
+    items: HashMap<String, usize>,
+    /// (`output_index`, content part) → slot. Item-level blocks (function calls,
+    /// reasoning) have no content part; text parts always have one.
+    keys: HashMap<(usize, Option<usize>), usize>,
+    /// `output_index` → its slots, for `output_item.done`.
+    by_output: HashMap<usize, Vec<usize>>,
     calls: usize,
     errored: bool,
 }
@@ -141,7 +171,9 @@ impl OpenAiResponsesDecoder {
     /// [`DecodeError::InvalidPayload`] when the payload is not an event, or a known event
     /// lacks the index it needs.
     pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        let p: Payload = parse(Provider::OpenAiResponses, "event", data)?;
+        let Some(p) = parse_typed::<Payload>(Provider::OpenAiResponses, data, is_known)? else {
+            return Ok(());
+        };
         let missing = |reason| DecodeError::InvalidField {
             provider: Provider::OpenAiResponses,
             event: p.kind.to_string(),
@@ -155,11 +187,7 @@ impl OpenAiResponsesDecoder {
             .or_else(|| p.item.as_ref().and_then(|i| i.id.as_deref()));
         let output_index = p.output_index.or_else(|| {
             let id = item_id?;
-            self.items
-                .iter()
-                .rev()
-                .find(|(i, _)| i == id)
-                .map(|&(_, o)| o)
+            self.items.get(id).copied()
         });
         let output_index = output_index.ok_or_else(|| missing("missing `output_index`"));
         match &*p.kind {
@@ -179,7 +207,7 @@ impl OpenAiResponsesDecoder {
                 let output = output_index?;
                 let item = p.item.ok_or_else(|| missing("missing `item`"))?;
                 if let Some(id) = &item.id {
-                    self.items.push((id.to_string(), output));
+                    self.items.insert(id.to_string(), output);
                 }
                 let owned = |s: Option<Cow<str>>| s.map(Cow::into_owned).unwrap_or_default();
                 let (block, kind) = match &*item.kind {
@@ -208,7 +236,7 @@ impl OpenAiResponsesDecoder {
                     ),
                     k => (Block::Other { kind: k.to_owned() }, Kind::Other),
                 };
-                self.open(output, None, block, kind, out);
+                self.open(output, None, block, kind, out)?;
             }
             "response.content_part.added" => {
                 let output = output_index?;
@@ -216,7 +244,8 @@ impl OpenAiResponsesDecoder {
                     Some("refusal") => Block::Refusal,
                     _ => Block::Text,
                 };
-                self.open(output, p.content_index, block, Kind::Text, out);
+                let content = Some(p.content_index.unwrap_or(0));
+                self.open(output, content, block, Kind::Text, out)?;
             }
             "response.output_text.delta" | "response.refusal.delta" => {
                 let output = output_index?;
@@ -225,7 +254,8 @@ impl OpenAiResponsesDecoder {
                 } else {
                     Block::Text
                 };
-                let index = self.find_or_open(output, p.content_index, block, out);
+                let content = Some(p.content_index.unwrap_or(0));
+                let index = self.find_or_open(output, content, block, out)?;
                 let text = p.delta.unwrap_or_default().into_owned();
                 out.push(StreamEvent::BlockDelta {
                     index,
@@ -235,7 +265,7 @@ impl OpenAiResponsesDecoder {
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 let output = output_index?;
                 let _ = p.summary_index;
-                let index = self.find_or_open(output, None, Block::Thinking, out);
+                let index = self.find_or_open(output, None, Block::Thinking, out)?;
                 let text = p.delta.unwrap_or_default().into_owned();
                 out.push(StreamEvent::BlockDelta {
                     index,
@@ -261,25 +291,23 @@ impl OpenAiResponsesDecoder {
             }
             "response.function_call_arguments.done" => {
                 let output = output_index?;
-                let arguments = p.arguments;
-                self.end(output, None, arguments, out);
+                if let Some(slot) = self.find(output, None) {
+                    self.end(slot, p.arguments, out);
+                }
             }
             "response.content_part.done" => {
                 let output = output_index?;
-                self.end(output, p.content_index, None, out);
+                if let Some(slot) = self.find(output, Some(p.content_index.unwrap_or(0))) {
+                    self.end(slot, None, out);
+                }
             }
             "response.output_item.done" => {
                 let output = output_index?;
                 let arguments = p.item.and_then(|i| i.arguments);
                 // Every block of this output item ends here, in block order.
-                let contents: Vec<Option<usize>> = self
-                    .slots
-                    .iter()
-                    .filter(|s| s.output == output && s.open)
-                    .map(|s| s.content)
-                    .collect();
-                for content in contents {
-                    self.end(output, content, arguments.clone(), out);
+                let slots = self.by_output.get(&output).cloned().unwrap_or_default();
+                for slot in slots {
+                    self.end(slot, arguments.clone(), out);
                 }
             }
             "response.completed" | "response.incomplete" => {
@@ -363,9 +391,7 @@ impl OpenAiResponsesDecoder {
     }
 
     fn find(&self, output: usize, content: Option<usize>) -> Option<usize> {
-        self.slots
-            .iter()
-            .rposition(|s| s.output == output && (content.is_none() || s.content == content))
+        self.keys.get(&(output, content)).copied()
     }
 
     fn open(
@@ -375,17 +401,25 @@ impl OpenAiResponsesDecoder {
         block: Block,
         kind: Kind,
         out: &mut Vec<StreamEvent>,
-    ) -> usize {
+    ) -> Result<usize, DecodeError> {
+        if self.slots.len() >= MAX_SLOTS {
+            return Err(DecodeError::InvalidField {
+                provider: Provider::OpenAiResponses,
+                event: "response.output_item.added".into(),
+                reason: "more than 4096 output items and parts in one response",
+            });
+        }
         let index = self.blocks.next();
         out.push(StreamEvent::BlockStart { index, block });
+        let slot = self.slots.len();
         self.slots.push(Slot {
-            output,
-            content,
             block: index,
             kind,
             open: true,
         });
-        index
+        self.keys.insert((output, content), slot);
+        self.by_output.entry(output).or_default().push(slot);
+        Ok(index)
     }
 
     fn find_or_open(
@@ -394,23 +428,14 @@ impl OpenAiResponsesDecoder {
         content: Option<usize>,
         block: Block,
         out: &mut Vec<StreamEvent>,
-    ) -> usize {
+    ) -> Result<usize, DecodeError> {
         match self.find(output, content) {
-            Some(s) => self.slots[s].block,
+            Some(s) => Ok(self.slots[s].block),
             None => self.open(output, content, block, Kind::Text, out),
         }
     }
 
-    fn end(
-        &mut self,
-        output: usize,
-        content: Option<usize>,
-        arguments: Option<Cow<'_, str>>,
-        out: &mut Vec<StreamEvent>,
-    ) {
-        let Some(slot) = self.find(output, content) else {
-            return;
-        };
+    fn end(&mut self, slot: usize, arguments: Option<Cow<'_, str>>, out: &mut Vec<StreamEvent>) {
         let s = &mut self.slots[slot];
         if !s.open {
             return;
