@@ -75,7 +75,7 @@ pub use provider::{
 };
 pub use sse::{SseDecoder, SseError, SseEvent, SseLimits};
 pub use stream::{
-    ByteStreamExt, Decoded, EventsourceEvents, EventsourceExt, PushDecoder, StreamError,
+    ByteStreamExt, DecodeFrom, Decoded, EventsourceEvents, EventsourceExt, PushDecoder, StreamError,
 };
 
 #[cfg(test)]

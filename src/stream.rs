@@ -9,6 +9,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use futures_core::stream::FusedStream;
 use futures_core::Stream;
 use pin_project::pin_project;
 
@@ -18,19 +19,13 @@ use crate::event::StreamEvent;
 use crate::provider::{ProviderChoice, ProviderDecoder};
 use crate::sse::{SseDecoder, SseError, SseEvent};
 
-/// A synchronous push decoder: bytes in, items out, explicit end of input.
+/// A synchronous push decoder: input in, items out, explicit end of input. What input it
+/// takes is said by [`DecodeFrom`].
 pub trait PushDecoder {
     /// What it produces.
     type Item;
     /// How it fails.
     type Error;
-
-    /// Decodes `chunk`, appending items to `out`.
-    ///
-    /// # Errors
-    ///
-    /// As the decoder documents.
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<Self::Item>) -> Result<(), Self::Error>;
 
     /// Ends the input, appending any last items to `out`.
     ///
@@ -43,13 +38,19 @@ pub trait PushDecoder {
     fn is_fatal(error: &Self::Error) -> bool;
 }
 
+/// A [`PushDecoder`] that takes inputs of type `T` (byte chunks, or SSE events).
+pub trait DecodeFrom<T>: PushDecoder {
+    /// Decodes `input`, appending items to `out`.
+    ///
+    /// # Errors
+    ///
+    /// As the decoder documents.
+    fn push(&mut self, input: T, out: &mut Vec<Self::Item>) -> Result<(), Self::Error>;
+}
+
 impl PushDecoder for SseDecoder {
     type Item = SseEvent;
     type Error = SseError;
-
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
-        SseDecoder::push(self, chunk, out)
-    }
 
     fn finish(&mut self, _out: &mut Vec<SseEvent>) -> Result<(), SseError> {
         SseDecoder::finish(self).map(drop)
@@ -60,13 +61,15 @@ impl PushDecoder for SseDecoder {
     }
 }
 
+impl<B: AsRef<[u8]>> DecodeFrom<B> for SseDecoder {
+    fn push(&mut self, chunk: B, out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        SseDecoder::push(self, chunk.as_ref(), out)
+    }
+}
+
 impl PushDecoder for StreamDecoder {
     type Item = StreamEvent;
     type Error = DecodeError;
-
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        StreamDecoder::push(self, chunk, out)
-    }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         StreamDecoder::finish(self, out)
@@ -74,6 +77,41 @@ impl PushDecoder for StreamDecoder {
 
     fn is_fatal(e: &DecodeError) -> bool {
         e.is_fatal()
+    }
+}
+
+impl<B: AsRef<[u8]>> DecodeFrom<B> for StreamDecoder {
+    fn push(&mut self, chunk: B, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        StreamDecoder::push(self, chunk.as_ref(), out)
+    }
+}
+
+impl PushDecoder for ProviderDecoder {
+    type Item = StreamEvent;
+    type Error = DecodeError;
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        ProviderDecoder::finish(self, out)
+    }
+
+    fn is_fatal(e: &DecodeError) -> bool {
+        e.is_fatal()
+    }
+}
+
+impl DecodeFrom<eventsource_stream::Event> for ProviderDecoder {
+    fn push(
+        &mut self,
+        event: eventsource_stream::Event,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
+        self.push_sse(&SseEvent::from(event), out)
+    }
+}
+
+impl DecodeFrom<SseEvent> for ProviderDecoder {
+    fn push(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        self.push_sse(&event, out)
     }
 }
 
@@ -143,7 +181,8 @@ impl<I, E> Pending<I, E> {
     }
 }
 
-/// A stream of decoded items from a stream of byte chunks. See [`ByteStreamExt`].
+/// A stream of decoded items from a stream of inputs (byte chunks, or SSE events). See
+/// [`ByteStreamExt`] and [`EventsourceExt`].
 ///
 /// Fused after a transport error or a fatal decode error; a non-fatal decode error (one
 /// bad payload) is yielded and decoding goes on.
@@ -202,11 +241,10 @@ impl<S: fmt::Debug, D: PushDecoder + fmt::Debug, E> fmt::Debug for Decoded<S, D,
     }
 }
 
-impl<S, B, E, D> Stream for Decoded<S, D, E>
+impl<S, T, E, D> Stream for Decoded<S, D, E>
 where
-    S: Stream<Item = Result<B, E>>,
-    B: AsRef<[u8]>,
-    D: PushDecoder,
+    S: Stream<Item = Result<T, E>>,
+    D: DecodeFrom<T>,
 {
     type Item = Result<D::Item, StreamError<D::Error, E>>;
 
@@ -221,7 +259,7 @@ where
             }
             let decoder = &mut *this.decoder;
             let result = match ready!(this.inner.as_mut().poll_next(cx)) {
-                Some(Ok(chunk)) => this.pending.fill(|out| decoder.push(chunk.as_ref(), out)),
+                Some(Ok(input)) => this.pending.fill(|out| decoder.push(input, out)),
                 Some(Err(e)) => {
                     this.pending.done = true;
                     this.pending.error = Some(StreamError::Transport(e));
@@ -248,6 +286,16 @@ where
         } else {
             (buffered, None)
         }
+    }
+}
+
+impl<S, T, E, D> FusedStream for Decoded<S, D, E>
+where
+    S: Stream<Item = Result<T, E>>,
+    D: DecodeFrom<T>,
+{
+    fn is_terminated(&self) -> bool {
+        self.pending.done && self.pending.items.is_empty() && self.pending.error.is_none()
     }
 }
 
@@ -295,64 +343,7 @@ where
 }
 
 /// Unified events from a stream of `eventsource_stream::Event`. See [`EventsourceExt`].
-#[must_use = "streams do nothing unless polled"]
-#[pin_project]
-pub struct EventsourceEvents<S, E> {
-    #[pin]
-    inner: S,
-    decoder: ProviderDecoder,
-    pending: Pending<StreamEvent, StreamError<DecodeError, E>>,
-}
-
-impl<S: fmt::Debug, E> fmt::Debug for EventsourceEvents<S, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventsourceEvents")
-            .field("inner", &self.inner)
-            .field("decoder", &self.decoder)
-            .finish()
-    }
-}
-
-impl<S, E> Stream for EventsourceEvents<S, E>
-where
-    S: Stream<Item = Result<eventsource_stream::Event, E>>,
-{
-    type Item = Result<StreamEvent, StreamError<DecodeError, E>>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut this = self.project();
-        loop {
-            if let Some(next) = this.pending.next() {
-                return Poll::Ready(Some(next));
-            }
-            if this.pending.done {
-                return Poll::Ready(None);
-            }
-            let decoder = &mut *this.decoder;
-            let result = match ready!(this.inner.as_mut().poll_next(cx)) {
-                Some(Ok(event)) => {
-                    let event = SseEvent::from(event);
-                    this.pending.fill(|out| decoder.push_sse(&event, out))
-                }
-                Some(Err(e)) => {
-                    this.pending.done = true;
-                    this.pending.error = Some(StreamError::Transport(e));
-                    continue;
-                }
-                None => {
-                    this.pending.done = true;
-                    this.pending.fill(|out| decoder.finish(out))
-                }
-            };
-            if let Err(e) = result {
-                if e.is_fatal() {
-                    this.pending.done = true;
-                }
-                this.pending.error = Some(StreamError::Decode(e));
-            }
-        }
-    }
-}
+pub type EventsourceEvents<S, E> = Decoded<S, ProviderDecoder, E>;
 
 /// Adapters for streams of `eventsource_stream::Event` (from `eventsource-stream` or
 /// `reqwest-eventsource`).
@@ -360,11 +351,7 @@ pub trait EventsourceExt<E>: Stream<Item = Result<eventsource_stream::Event, E>>
     /// The unified events of `provider` (or [`ProviderChoice::Auto`]). Bedrock is not SSE
     /// and yields [`DecodeError::WrongFraming`].
     fn unified_events(self, provider: impl Into<ProviderChoice>) -> EventsourceEvents<Self, E> {
-        EventsourceEvents {
-            inner: self,
-            decoder: ProviderDecoder::new(provider),
-            pending: Pending::new(),
-        }
+        Decoded::new(self, ProviderDecoder::new(provider))
     }
 }
 

@@ -100,7 +100,7 @@ struct ErrorPayload<'a> {
 }
 
 /// The documented event types; others are skipped.
-fn is_known(kind: &str) -> bool {
+pub(crate) fn is_known(kind: &str) -> bool {
     matches!(
         kind,
         "message_start"

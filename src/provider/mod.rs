@@ -333,17 +333,11 @@ pub fn detect(data: &str) -> Option<Provider> {
             return Some(Provider::OpenAiResponses);
         }
         match kind {
-            "message_start"
-            | "content_block_start"
-            | "content_block_delta"
-            | "content_block_stop"
-            | "message_delta"
-            | "message_stop"
-            | "ping" => return Some(Provider::Anthropic),
             // Responses numbers its events; Anthropic's error event has no sequence number.
             "error" if probe.error.is_some() && probe.sequence_number.is_none() => {
                 return Some(Provider::Anthropic)
             }
+            k if k != "error" && anthropic::is_known(k) => return Some(Provider::Anthropic),
             "error" => return Some(Provider::OpenAiResponses),
             _ => {}
         }
