@@ -53,22 +53,29 @@
 
 pub mod assemble;
 pub mod decode;
+pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod eventstream;
+pub mod execute;
 pub mod provider;
 pub mod report;
+pub mod request;
 pub mod sse;
 pub mod stream;
+pub mod tool;
+pub mod turn;
 
 pub use assemble::{
     parse_arguments, ArgumentsError, AssembleError, AssembleLimits, AssembledMessage, Assembler,
     ContentBlock, ToolCall,
 };
 pub use decode::{FramingLimits, StreamDecoder};
+pub use dispatch::DispatchPolicy;
 pub use error::DecodeError;
 pub use event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
 pub use eventstream::{EventStreamDecoder, EventStreamError, EventStreamLimits};
+pub use execute::{Orphan, OrphanBuffer, ToolErrorKind, ToolResult, TurnId};
 pub use provider::{
     OpenAiChatDecoder, OpenAiChatOptions, Provider, ProviderChoice, ProviderDecoder,
     UnknownProviderName,
@@ -77,6 +84,10 @@ pub use sse::{SseDecoder, SseError, SseEvent, SseLimits};
 pub use stream::{
     ByteStreamExt, DecodeFrom, Decoded, EventsourceEvents, EventsourceExt, PushDecoder, StreamError,
 };
+pub use tool::{
+    IntoToolContent, RegisteredTool, Tool, ToolFuture, ToolOptions, ToolOutput, ToolRegistry,
+};
+pub use turn::{TurnConfig, TurnEvent, TurnOutcome, TurnStream};
 
 #[cfg(test)]
 mod auto_traits {

@@ -1,0 +1,333 @@
+//! The executor: tool calls run as spawned tasks under a concurrency cap, each with a hard
+//! timeout; panics are caught; every task is aborted when the executor is dropped.
+//!
+//! Ordering is not its business: it reports each outcome with the call's index (its
+//! position in the message), and the turn stream's reorder buffer emits results in request
+//! order. The semaphore permit is acquired inside the task and travels with it, so a slot
+//! frees exactly when the tool's future ends, cancellation included.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::tool::{Runner, ToolOutput};
+
+/// A turn's number: monotonic per conversation, starting at 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TurnId(pub u64);
+
+impl TurnId {
+    /// The turn after this one.
+    pub fn next(self) -> TurnId {
+        TurnId(self.0 + 1)
+    }
+}
+
+impl fmt::Display for TurnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a call got an error result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToolErrorKind {
+    /// The tool returned an error of its own.
+    Failed,
+    /// The tool panicked.
+    Panicked,
+    /// No tool of that name is registered.
+    UnknownTool,
+    /// The arguments were not a complete, valid JSON object.
+    InvalidArguments,
+    /// The tool's timeout expired; its future was dropped.
+    TimedOut,
+    /// The turn's deadline expired before the tool finished; its future was dropped.
+    TurnDeadline,
+    /// The turn did not commit (it did not end with `tool_use`); the call was cancelled.
+    Cancelled,
+}
+
+impl ToolErrorKind {
+    /// A short snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ToolErrorKind::Failed => "failed",
+            ToolErrorKind::Panicked => "panicked",
+            ToolErrorKind::UnknownTool => "unknown_tool",
+            ToolErrorKind::InvalidArguments => "invalid_arguments",
+            ToolErrorKind::TimedOut => "timed_out",
+            ToolErrorKind::TurnDeadline => "turn_deadline",
+            ToolErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The result of one tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult {
+    /// The turn the call belongs to.
+    pub turn: TurnId,
+    /// The call's position in the message: the ordering key.
+    pub index: usize,
+    /// The call's id.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// `None` for success, else why it failed.
+    pub error: Option<ToolErrorKind>,
+    /// The text sent back to the model: the tool's content, or a message saying what
+    /// happened.
+    pub content: String,
+    /// Whether the result belongs to a committed turn (and so to history).
+    pub committed: bool,
+}
+
+impl ToolResult {
+    /// Whether the tool succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// A result that arrived after its call was already answered (a blocking tool that ran
+/// past its timeout, or work that finished as it was being cancelled). Kept apart: it never
+/// enters history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// The turn the call belonged to.
+    pub turn: TurnId,
+    /// The call's position in its message.
+    pub index: usize,
+    /// The call's id.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// What the tool produced.
+    pub output: ToolOutput,
+}
+
+/// Where orphans go: shared by the turns of a conversation and observable by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct OrphanBuffer {
+    inner: Arc<Mutex<VecDeque<Orphan>>>,
+}
+
+impl OrphanBuffer {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an orphan.
+    pub fn push(&self, orphan: Orphan) {
+        self.lock().push_back(orphan);
+    }
+
+    /// Takes every orphan collected so far.
+    pub fn drain(&self) -> Vec<Orphan> {
+        self.lock().drain(..).collect()
+    }
+
+    /// The orphans collected so far, left in place.
+    pub fn snapshot(&self) -> Vec<Orphan> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// How many orphans are held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Orphan>> {
+        // A panic while holding this lock cannot leave the queue inconsistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How a task ended, before it is turned into a [`ToolResult`].
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Output(ToolOutput),
+    TimedOut(Duration),
+    Panicked,
+    /// The task was aborted (cancellation or turn deadline).
+    Aborted,
+}
+
+/// What the task needs to know about its call.
+pub(crate) struct Launch {
+    pub index: usize,
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+    pub runner: Runner,
+    pub timeout: Option<Duration>,
+}
+
+/// What a task reports, in the order it happens. One channel for both kinds keeps a
+/// task's end before the start of the task its permit lets in.
+#[derive(Debug)]
+pub(crate) enum TaskEvent {
+    Started(usize),
+    Finished(usize, Outcome),
+}
+
+/// Spawned tool tasks for one turn.
+#[derive(Debug)]
+pub(crate) struct Executor {
+    tasks: JoinSet<()>,
+    ids: HashMap<tokio::task::Id, usize>,
+    aborts: HashMap<usize, AbortHandle>,
+    semaphore: Arc<Semaphore>,
+    events_tx: mpsc::UnboundedSender<TaskEvent>,
+    events_rx: mpsc::UnboundedReceiver<TaskEvent>,
+    /// Tasks that reported their end (their join is then only a formality).
+    reported: std::collections::HashSet<usize>,
+    turn: TurnId,
+    orphans: OrphanBuffer,
+}
+
+impl Executor {
+    pub(crate) fn new(concurrency: NonZeroUsize, turn: TurnId, orphans: OrphanBuffer) -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        Executor {
+            tasks: JoinSet::new(),
+            ids: HashMap::new(),
+            aborts: HashMap::new(),
+            semaphore: Arc::new(Semaphore::new(concurrency.get())),
+            events_tx,
+            events_rx,
+            reported: Default::default(),
+            turn,
+            orphans,
+        }
+    }
+
+    /// Spawns the call. It waits for a permit, reports that it started, then runs under its
+    /// timeout.
+    pub(crate) fn launch(&mut self, call: Launch) {
+        let semaphore = self.semaphore.clone();
+        let events = self.events_tx.clone();
+        let index = call.index;
+        let orphan = Orphan {
+            turn: self.turn,
+            index,
+            id: call.id,
+            name: call.name,
+            output: Ok(String::new()),
+        };
+        let orphans = self.orphans.clone();
+        let task = async move {
+            let Ok(permit) = semaphore.acquire_owned().await else {
+                return;
+            };
+            let _ = events.send(TaskEvent::Started(index));
+            let run = AssertUnwindSafe(run(call.runner, call.input, orphan, orphans))
+                .catch_unwind()
+                .map(|r| r.unwrap_or(Outcome::Panicked));
+            let outcome = match call.timeout {
+                Some(limit) => match tokio::time::timeout(limit, run).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Outcome::TimedOut(limit),
+                },
+                None => run.await,
+            };
+            // Report before the permit goes, so the next task's start comes after.
+            let _ = events.send(TaskEvent::Finished(index, outcome));
+            drop(permit);
+        };
+        let handle = self.tasks.spawn(task);
+        self.ids.insert(handle.id(), index);
+        self.aborts.insert(index, handle);
+    }
+
+    /// Aborts the call's task, if it still runs.
+    pub(crate) fn abort(&mut self, index: usize) {
+        if let Some(h) = self.aborts.get(&index) {
+            h.abort();
+        }
+    }
+
+    /// Tasks not yet joined.
+    pub(crate) fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The next thing a task did: started, or finished with an outcome. A task that was
+    /// aborted (or died) without reporting finishes as [`Outcome::Aborted`] (or
+    /// [`Outcome::Panicked`]).
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<TaskEvent>> {
+        if let Poll::Ready(Some(event)) = self.events_rx.poll_recv(cx) {
+            if let TaskEvent::Finished(index, _) = &event {
+                self.reported.insert(*index);
+                self.aborts.remove(index);
+            }
+            return Poll::Ready(Some(event));
+        }
+        // Reap ended tasks; those that never reported are answered here.
+        loop {
+            match self.tasks.poll_join_next_with_id(cx) {
+                Poll::Ready(Some(joined)) => {
+                    let (id, panicked) = match &joined {
+                        Ok((id, ())) => (*id, false),
+                        Err(e) => (e.id(), e.is_panic()),
+                    };
+                    let Some(index) = self.ids.remove(&id) else {
+                        continue;
+                    };
+                    self.aborts.remove(&index);
+                    if self.reported.remove(&index) {
+                        continue;
+                    }
+                    let outcome = if panicked {
+                        Outcome::Panicked
+                    } else {
+                        Outcome::Aborted
+                    };
+                    return Poll::Ready(Some(TaskEvent::Finished(index, outcome)));
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Runs the tool. Blocking work goes to the blocking pool and answers through a oneshot:
+/// if nobody listens any more (timeout, abort), its result becomes an orphan.
+async fn run(runner: Runner, input: Value, mut orphan: Orphan, orphans: OrphanBuffer) -> Outcome {
+    match runner {
+        Runner::Async(tool) => Outcome::Output(tool.call(input).await),
+        Runner::Blocking(f) => {
+            let (tx, rx) = oneshot::channel();
+            tokio::task::spawn_blocking(move || {
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
+                if let Err(Ok(output)) = tx.send(outcome) {
+                    orphan.output = output;
+                    orphans.push(orphan);
+                }
+            });
+            match rx.await {
+                Ok(Ok(output)) => Outcome::Output(output),
+                Ok(Err(_panic)) => Outcome::Panicked,
+                Err(_) => Outcome::Panicked,
+            }
+        }
+    }
+}

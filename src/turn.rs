@@ -1,0 +1,654 @@
+//! The turn stream: one model turn as a transaction.
+//!
+//! ```text
+//!  model events ──▶ assembler ──▶ complete call ──▶ dispatch policy ──▶ executor
+//!       │                              │              (held | launched)      │
+//!       ▼                              ▼                                     ▼
+//!  TurnEvent::Model            TurnEvent::ToolCall          Started / Finished (progress,
+//!                                                            completion order)
+//!                                                                            │
+//!  message ends: stop reason tool_use? ── yes ─▶ commit: launch held calls   │
+//!                                       └─ no ──▶ abandon: cancel started ones
+//!                                                                            ▼
+//!                         reorder buffer ──▶ TurnEvent::Result (request order) ──▶ Outcome
+//! ```
+//!
+//! Phases: `Streaming` (reading the model) → `Committed` (every call of the message gets
+//! exactly one result, in request order) or `Abandoned` (nothing enters history; calls
+//! that started are cancelled and reported as not committed) → `Done` after the outcome.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use pin_project::pin_project;
+use serde_json::value::RawValue;
+use tokio::time::Sleep;
+
+use crate::assemble::{AssembledMessage, Assembler, ToolCall};
+use crate::dispatch::DispatchPolicy;
+use crate::event::{StopKind, StreamEvent};
+use crate::execute::{
+    Executor, Launch, Orphan, OrphanBuffer, Outcome, TaskEvent, ToolErrorKind, ToolResult, TurnId,
+};
+use crate::provider::Provider;
+use crate::request;
+use crate::tool::ToolRegistry;
+
+/// Settings of one turn.
+#[derive(Debug, Clone)]
+pub struct TurnConfig {
+    provider: Provider,
+    policy: DispatchPolicy,
+    concurrency: NonZeroUsize,
+    tool_timeout: Option<Duration>,
+    turn_timeout: Option<Duration>,
+    turn: TurnId,
+    orphans: OrphanBuffer,
+}
+
+/// Default for [`TurnConfig::concurrency`].
+pub const DEFAULT_CONCURRENCY: NonZeroUsize = match NonZeroUsize::new(8) {
+    Some(n) => n,
+    None => unreachable!(),
+};
+
+impl TurnConfig {
+    /// Defaults: batched dispatch, 8 tools at once, no timeouts, turn 1, a new orphan
+    /// buffer.
+    pub fn new(provider: Provider) -> Self {
+        TurnConfig {
+            provider,
+            policy: DispatchPolicy::Batched,
+            concurrency: DEFAULT_CONCURRENCY,
+            tool_timeout: None,
+            turn_timeout: None,
+            turn: TurnId(1),
+            orphans: OrphanBuffer::new(),
+        }
+    }
+
+    /// The dispatch policy (default [`DispatchPolicy::Batched`]).
+    pub fn policy(mut self, policy: DispatchPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How many tools may run at once (default 8).
+    pub fn concurrency(mut self, n: NonZeroUsize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// The timeout of every tool without one of its own (default: none). Hard: at the
+    /// deadline the tool's future is dropped and its slot gets a timeout error.
+    pub fn tool_timeout(mut self, timeout: Duration) -> Self {
+        self.tool_timeout = Some(timeout);
+        self
+    }
+
+    /// A deadline for the whole turn, counted from the stream's first poll (default: none).
+    /// Calls still running then get a deadline error; a message still streaming then is
+    /// abandoned.
+    pub fn turn_timeout(mut self, timeout: Duration) -> Self {
+        self.turn_timeout = Some(timeout);
+        self
+    }
+
+    /// The turn's id (default 1).
+    pub fn turn(mut self, turn: TurnId) -> Self {
+        self.turn = turn;
+        self
+    }
+
+    /// Where late results go (default: a buffer of this turn's own).
+    pub fn orphans(mut self, orphans: OrphanBuffer) -> Self {
+        self.orphans = orphans;
+        self
+    }
+
+    /// The orphan buffer.
+    pub fn orphan_buffer(&self) -> &OrphanBuffer {
+        &self.orphans
+    }
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    /// The turn.
+    pub turn: TurnId,
+    /// Whether the turn committed: the message ended with `tool_use` and every call has
+    /// its result.
+    pub committed: bool,
+    /// Why it did not commit.
+    pub abandoned_because: Option<String>,
+    /// The assembled model message.
+    pub message: AssembledMessage,
+    /// The results, in request order (for a turn that did not commit: the calls that had
+    /// started, each cancelled and marked not committed).
+    pub results: Vec<ToolResult>,
+    /// The assistant message in the provider's wire format, for the history.
+    pub assistant_message: Box<RawValue>,
+    /// The tool-results message in the provider's wire format; `None` unless committed.
+    pub results_message: Option<Box<RawValue>>,
+    /// Orphans of this turn collected by the time it ended.
+    pub orphans: Vec<Orphan>,
+}
+
+/// What a [`TurnStream`] yields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TurnEvent {
+    /// A model event, passed through (text deltas for user interfaces).
+    Model(StreamEvent),
+    /// A tool call its provider marked complete.
+    ToolCall {
+        /// The turn.
+        turn: TurnId,
+        /// The call.
+        call: ToolCall,
+    },
+    /// Progress: a call acquired its slot and started.
+    Started {
+        /// The turn.
+        turn: TurnId,
+        /// The call's position in the message.
+        index: usize,
+    },
+    /// Progress: a call's tool finished (in completion order).
+    Finished {
+        /// The turn.
+        turn: TurnId,
+        /// The call's position in the message.
+        index: usize,
+        /// Whether it succeeded.
+        ok: bool,
+    },
+    /// A result, in request order.
+    Result(ToolResult),
+    /// The end of the turn.
+    Outcome(Box<TurnOutcome>),
+}
+
+impl TurnEvent {
+    /// Whether this is a progress event (started, finished): for user interfaces, not
+    /// for history.
+    pub fn is_progress(&self) -> bool {
+        matches!(self, TurnEvent::Started { .. } | TurnEvent::Finished { .. })
+    }
+}
+
+#[derive(Debug)]
+enum Slot {
+    /// Its arguments are still streaming.
+    Streaming,
+    /// Complete, waiting for the message to end (batched).
+    Held,
+    /// Launched; the task has not ended.
+    Running,
+    /// Answered, not yet emitted. `launched`: a task ran for it.
+    Done { result: ToolResult, launched: bool },
+    /// Emitted.
+    Emitted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Streaming,
+    Committed,
+    Abandoned,
+    Done,
+}
+
+/// One model turn: model events in, model events, tool calls, progress, ordered results
+/// and the outcome out. See the [module docs](self).
+///
+/// # Cancel safety
+///
+/// Dropping the stream aborts every tool task it spawned. Blocking tools (which cannot be
+/// interrupted) report to the orphan buffer when they finish.
+#[must_use = "streams do nothing unless polled"]
+#[pin_project(project = TurnProj)]
+pub struct TurnStream<S> {
+    #[pin]
+    input: S,
+    input_done: bool,
+    assembler: Assembler,
+    tools: Arc<ToolRegistry>,
+    config: TurnConfig,
+    exec: Executor,
+    slots: Vec<Slot>,
+    phase: Phase,
+    next_emit: usize,
+    queue: VecDeque<TurnEvent>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    deadline_armed: bool,
+    results: Vec<ToolResult>,
+    abandoned_because: Option<String>,
+}
+
+impl<S> std::fmt::Debug for TurnStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnStream")
+            .field("turn", &self.config.turn)
+            .field("phase", &self.phase)
+            .field("slots", &self.slots.len())
+            .field("running", &self.exec.len())
+            .finish()
+    }
+}
+
+impl<S> TurnStream<S> {
+    /// A turn over `events` (the unified events of one model response) running `tools`.
+    pub fn new(events: S, tools: Arc<ToolRegistry>, config: TurnConfig) -> Self {
+        let exec = Executor::new(config.concurrency, config.turn, config.orphans.clone());
+        TurnStream {
+            input: events,
+            input_done: false,
+            assembler: Assembler::new(),
+            tools,
+            config,
+            exec,
+            slots: Vec::new(),
+            phase: Phase::Streaming,
+            next_emit: 0,
+            queue: VecDeque::new(),
+            deadline: None,
+            deadline_armed: false,
+            results: Vec::new(),
+            abandoned_because: None,
+        }
+    }
+
+    /// The turn's id.
+    pub fn turn(&self) -> TurnId {
+        self.config.turn
+    }
+}
+
+/// The parts of the stream the state machine works on (everything but the input).
+struct Machine<'a> {
+    assembler: &'a mut Assembler,
+    tools: &'a ToolRegistry,
+    config: &'a TurnConfig,
+    exec: &'a mut Executor,
+    slots: &'a mut Vec<Slot>,
+    phase: &'a mut Phase,
+    next_emit: &'a mut usize,
+    queue: &'a mut VecDeque<TurnEvent>,
+    results: &'a mut Vec<ToolResult>,
+    abandoned_because: &'a mut Option<String>,
+    input_done: bool,
+}
+
+impl Machine<'_> {
+    fn result(&self, index: usize, error: Option<ToolErrorKind>, content: String) -> ToolResult {
+        let call = &self.assembler.message().tool_calls[index];
+        ToolResult {
+            turn: self.config.turn,
+            index,
+            id: call.id.clone(),
+            name: call.name.clone(),
+            error,
+            content,
+            committed: *self.phase != Phase::Abandoned,
+        }
+    }
+
+    /// A model event: pass it through, assemble it, dispatch what it completes.
+    fn on_model_event(&mut self, event: StreamEvent) {
+        let completed = self.assembler.push(&event);
+        let ends_message = matches!(event, StreamEvent::MessageStop);
+        self.queue.push_back(TurnEvent::Model(event));
+        if *self.phase != Phase::Streaming {
+            return;
+        }
+        while self.slots.len() < self.assembler.message().tool_calls.len() {
+            self.slots.push(Slot::Streaming);
+        }
+        match completed {
+            Ok(Some(i)) => {
+                let call = self.assembler.message().tool_calls[i].clone();
+                let early = self.config.policy.starts_early(self.tools.get(&call.name));
+                self.queue.push_back(TurnEvent::ToolCall {
+                    turn: self.config.turn,
+                    call,
+                });
+                self.slots[i] = Slot::Held;
+                if early {
+                    self.launch(i);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self.abandon(format!("the model stream did not assemble: {e}")),
+        }
+        if ends_message {
+            self.decide();
+        }
+    }
+
+    /// Launches call `index`, or answers it at once when it cannot run.
+    fn launch(&mut self, index: usize) {
+        let call = &self.assembler.message().tool_calls[index];
+        let input = match &call.input {
+            Ok(input) => input.clone(),
+            Err(e) => {
+                let r = self.result(
+                    index,
+                    Some(ToolErrorKind::InvalidArguments),
+                    format!("invalid arguments: {e}"),
+                );
+                self.slots[index] = Slot::Done {
+                    result: r,
+                    launched: false,
+                };
+                return;
+            }
+        };
+        let Some(tool) = self.tools.get(&call.name) else {
+            let r = self.result(
+                index,
+                Some(ToolErrorKind::UnknownTool),
+                format!("unknown tool `{}`", call.name),
+            );
+            self.slots[index] = Slot::Done {
+                result: r,
+                launched: false,
+            };
+            return;
+        };
+        self.exec.launch(Launch {
+            index,
+            id: call.id.clone(),
+            name: call.name.clone(),
+            input,
+            runner: tool.runner.clone(),
+            timeout: tool.options.get_timeout().or(self.config.tool_timeout),
+        });
+        self.slots[index] = Slot::Running;
+    }
+
+    /// The message ended (or the input did): commit or abandon.
+    fn decide(&mut self) {
+        if *self.phase != Phase::Streaming {
+            return;
+        }
+        let m = self.assembler.message();
+        match (m.complete, m.stop_kind()) {
+            (true, Some(StopKind::ToolUse)) => {
+                *self.phase = Phase::Committed;
+                for i in 0..self.slots.len() {
+                    match self.slots[i] {
+                        Slot::Held => self.launch(i),
+                        Slot::Streaming => {
+                            let r = self.result(
+                                i,
+                                Some(ToolErrorKind::InvalidArguments),
+                                "invalid arguments: the call never completed".into(),
+                            );
+                            self.slots[i] = Slot::Done {
+                                result: r,
+                                launched: false,
+                            };
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (complete, stop) => {
+                let why = match (complete, stop) {
+                    (_, Some(StopKind::Error)) => "the stream carried a provider error".into(),
+                    (true, Some(kind)) => format!("the message ended with {kind}, not tool_use"),
+                    _ => "the stream ended before the message did".into(),
+                };
+                self.abandon(why);
+            }
+        }
+    }
+
+    /// The turn will not commit: cancel what started; nothing enters history.
+    fn abandon(&mut self, why: String) {
+        if matches!(*self.phase, Phase::Abandoned | Phase::Done) {
+            return;
+        }
+        *self.phase = Phase::Abandoned;
+        *self.abandoned_because = Some(why);
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            match slot {
+                Slot::Running => self.exec.abort(i),
+                Slot::Done { result, launched } if *launched => result.committed = false,
+                Slot::Done { .. } | Slot::Held | Slot::Streaming => *slot = Slot::Emitted,
+                Slot::Emitted => {}
+            }
+        }
+    }
+
+    /// A task ended.
+    fn on_finished(&mut self, index: usize, outcome: Outcome) {
+        if !matches!(self.slots[index], Slot::Running) {
+            // Already answered (deadline): whatever it produced is late.
+            if let Outcome::Output(output) = outcome {
+                let call = &self.assembler.message().tool_calls[index];
+                self.config.orphans.push(Orphan {
+                    turn: self.config.turn,
+                    index,
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    output,
+                });
+            }
+            return;
+        }
+        let (error, content) = match outcome {
+            _ if *self.phase == Phase::Abandoned => (
+                Some(ToolErrorKind::Cancelled),
+                format!(
+                    "cancelled: {}",
+                    self.abandoned_because
+                        .as_deref()
+                        .unwrap_or("the turn did not commit")
+                ),
+            ),
+            Outcome::Output(Ok(content)) => (None, content),
+            Outcome::Output(Err(message)) => (Some(ToolErrorKind::Failed), message),
+            Outcome::TimedOut(limit) => (
+                Some(ToolErrorKind::TimedOut),
+                format!("timed out after {} ms", limit.as_millis()),
+            ),
+            Outcome::Panicked => (Some(ToolErrorKind::Panicked), "the tool panicked".into()),
+            Outcome::Aborted => (Some(ToolErrorKind::Cancelled), "cancelled".into()),
+        };
+        self.queue.push_back(TurnEvent::Finished {
+            turn: self.config.turn,
+            index,
+            ok: error.is_none(),
+        });
+        let result = self.result(index, error, content);
+        self.slots[index] = Slot::Done {
+            result,
+            launched: true,
+        };
+    }
+
+    /// The turn deadline passed.
+    fn on_deadline(&mut self) {
+        let ms = self.config.turn_timeout.unwrap_or_default().as_millis();
+        for i in 0..self.slots.len() {
+            if let Slot::Running = self.slots[i] {
+                self.exec.abort(i);
+                let r = self.result(
+                    i,
+                    Some(ToolErrorKind::TurnDeadline),
+                    format!("turn deadline of {ms} ms passed before the tool finished"),
+                );
+                self.queue.push_back(TurnEvent::Finished {
+                    turn: self.config.turn,
+                    index: i,
+                    ok: false,
+                });
+                self.slots[i] = Slot::Done {
+                    result: r,
+                    launched: true,
+                };
+            }
+        }
+        if *self.phase == Phase::Streaming {
+            self.abandon(format!(
+                "turn deadline of {ms} ms passed while the model was streaming"
+            ));
+        }
+    }
+
+    /// Emits results in request order, then the outcome.
+    fn emit(&mut self) {
+        while *self.next_emit < self.slots.len() {
+            let i = *self.next_emit;
+            match std::mem::replace(&mut self.slots[i], Slot::Emitted) {
+                Slot::Done { result, .. } => {
+                    self.results.push(result.clone());
+                    self.queue.push_back(TurnEvent::Result(result));
+                }
+                Slot::Emitted => {}
+                other => {
+                    self.slots[i] = other;
+                    return;
+                }
+            }
+            *self.next_emit += 1;
+        }
+        let settled = match *self.phase {
+            Phase::Committed => self.input_done,
+            Phase::Abandoned => self.exec.len() == 0,
+            Phase::Streaming | Phase::Done => false,
+        };
+        if settled {
+            self.finish();
+        }
+    }
+
+    fn finish(&mut self) {
+        let committed = *self.phase == Phase::Committed;
+        *self.phase = Phase::Done;
+        let message = std::mem::take(self.assembler).finish();
+        let provider = self.config.provider;
+        let results = std::mem::take(self.results);
+        let turn = self.config.turn;
+        let outcome = TurnOutcome {
+            turn,
+            committed,
+            abandoned_because: self.abandoned_because.take(),
+            assistant_message: request::assistant_message(provider, &message),
+            results_message: committed.then(|| request::results_message(provider, &results)),
+            orphans: self
+                .config
+                .orphans
+                .snapshot()
+                .into_iter()
+                .filter(|o| o.turn == turn)
+                .collect(),
+            message,
+            results,
+        };
+        self.queue.push_back(TurnEvent::Outcome(Box::new(outcome)));
+    }
+}
+
+impl<S, E> Stream for TurnStream<S>
+where
+    S: Stream<Item = Result<StreamEvent, E>>,
+{
+    type Item = Result<TurnEvent, E>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        if !*this.deadline_armed {
+            *this.deadline_armed = true;
+            *this.deadline = this
+                .config
+                .turn_timeout
+                .map(|t| Box::pin(tokio::time::sleep(t)));
+        }
+        loop {
+            if let Some(event) = this.queue.pop_front() {
+                return Poll::Ready(Some(Ok(event)));
+            }
+            if *this.phase == Phase::Done {
+                return Poll::Ready(None);
+            }
+            let mut input_error = None;
+            let mut progressed = false;
+            // Read the model while the turn may still use what it says.
+            if !*this.input_done {
+                if *this.phase == Phase::Abandoned {
+                    *this.input_done = true;
+                } else if let Poll::Ready(next) = this.input.as_mut().poll_next(cx) {
+                    progressed = true;
+                    match next {
+                        Some(Ok(event)) => machine(&mut this).on_model_event(event),
+                        Some(Err(e)) => {
+                            *this.input_done = true;
+                            input_error = Some(e);
+                            machine(&mut this).abandon("the model stream failed".into());
+                        }
+                        None => {
+                            *this.input_done = true;
+                            machine(&mut this).decide();
+                        }
+                    }
+                }
+            }
+            while let Poll::Ready(Some(event)) = this.exec.poll_event(cx) {
+                progressed = true;
+                match event {
+                    TaskEvent::Started(index) => {
+                        if matches!(this.slots.get(index), Some(Slot::Running)) {
+                            this.queue.push_back(TurnEvent::Started {
+                                turn: this.config.turn,
+                                index,
+                            });
+                        }
+                    }
+                    TaskEvent::Finished(index, outcome) => {
+                        machine(&mut this).on_finished(index, outcome);
+                    }
+                }
+            }
+            if let Some(deadline) = this.deadline.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    *this.deadline = None;
+                    machine(&mut this).on_deadline();
+                    progressed = true;
+                }
+            }
+            machine(&mut this).emit();
+            if let Some(e) = input_error {
+                return Poll::Ready(Some(Err(e)));
+            }
+            if !progressed && this.queue.is_empty() && *this.phase != Phase::Done {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+fn machine<'a, S>(this: &'a mut TurnProj<'_, S>) -> Machine<'a> {
+    Machine {
+        assembler: &mut *this.assembler,
+        tools: this.tools.as_ref(),
+        config: &*this.config,
+        exec: &mut *this.exec,
+        slots: &mut *this.slots,
+        phase: &mut *this.phase,
+        next_emit: &mut *this.next_emit,
+        queue: &mut *this.queue,
+        results: &mut *this.results,
+        abandoned_because: &mut *this.abandoned_because,
+        input_done: *this.input_done,
+    }
+}
