@@ -160,6 +160,10 @@ pub enum TurnEvent {
         turn: TurnId,
         /// The call's position in the message.
         index: usize,
+        /// The call's id.
+        id: String,
+        /// The tool's name.
+        name: String,
     },
     /// Progress: a call's tool finished (in completion order).
     Finished {
@@ -167,6 +171,10 @@ pub enum TurnEvent {
         turn: TurnId,
         /// The call's position in the message.
         index: usize,
+        /// The call's id.
+        id: String,
+        /// The tool's name.
+        name: String,
         /// Whether it succeeded.
         ok: bool,
     },
@@ -464,12 +472,14 @@ impl Machine<'_> {
             Outcome::Panicked => (Some(ToolErrorKind::Panicked), "the tool panicked".into()),
             Outcome::Aborted => (Some(ToolErrorKind::Cancelled), "cancelled".into()),
         };
+        let result = self.result(index, error, content);
         self.queue.push_back(TurnEvent::Finished {
             turn: self.config.turn,
             index,
-            ok: error.is_none(),
+            id: result.id.clone(),
+            name: result.name.clone(),
+            ok: result.is_ok(),
         });
-        let result = self.result(index, error, content);
         self.slots[index] = Slot::Done {
             result,
             launched: true,
@@ -490,6 +500,8 @@ impl Machine<'_> {
                 self.queue.push_back(TurnEvent::Finished {
                     turn: self.config.turn,
                     index: i,
+                    id: r.id.clone(),
+                    name: r.name.clone(),
                     ok: false,
                 });
                 self.slots[i] = Slot::Done {
@@ -505,8 +517,12 @@ impl Machine<'_> {
         }
     }
 
-    /// Emits results in request order, then the outcome.
+    /// Emits results in request order, then the outcome. Nothing is emitted while the
+    /// message streams: whether results belong to history is not known yet.
     fn emit(&mut self) {
+        if *self.phase == Phase::Streaming {
+            return;
+        }
         while *self.next_emit < self.slots.len() {
             let i = *self.next_emit;
             match std::mem::replace(&mut self.slots[i], Slot::Emitted) {
@@ -608,9 +624,12 @@ where
                 match event {
                     TaskEvent::Started(index) => {
                         if matches!(this.slots.get(index), Some(Slot::Running)) {
+                            let call = &this.assembler.message().tool_calls[index];
                             this.queue.push_back(TurnEvent::Started {
                                 turn: this.config.turn,
                                 index,
+                                id: call.id.clone(),
+                                name: call.name.clone(),
                             });
                         }
                     }

@@ -355,6 +355,19 @@ async fn eager_starts_a_tool_before_the_message_ends() {
         started < stop,
         "eager: started at {started}, message stop at {stop}"
     );
+    let finished = all
+        .iter()
+        .position(|e| matches!(e, TurnEvent::Finished { .. }))
+        .unwrap();
+    assert!(
+        finished < stop,
+        "the tool even finished while the model streamed"
+    );
+    let first_result = all
+        .iter()
+        .position(|e| matches!(e, TurnEvent::Result(_)))
+        .unwrap();
+    assert!(first_result > stop, "results wait for the commit");
     assert!(outcome.committed);
 }
 

@@ -9,9 +9,13 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod run;
+
+use std::num::NonZeroUsize;
+
 use clap::{Parser, Subcommand};
 use toolstream::report::{sse_event_json, stream_event_json, turn_json};
-use toolstream::{Assembler, ProviderChoice, SseDecoder, StreamDecoder};
+use toolstream::{Assembler, DispatchPolicy, ProviderChoice, SseDecoder, StreamDecoder};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +50,35 @@ enum Command {
         provider: ProviderChoice,
         /// Input file, or `-` for standard input.
         file: PathBuf,
+    },
+    /// Replay a stream, run simulated tools, print tool events and the next message.
+    Run {
+        /// anthropic, openai-chat, openai-responses, gemini, bedrock or auto.
+        #[arg(long, default_value = "auto")]
+        provider: ProviderChoice,
+        /// Input file, or `-` for standard input.
+        file: PathBuf,
+        /// batched (launch with the message), eager (as each call completes) or per-tool.
+        #[arg(long, default_value = "batched")]
+        dispatch: DispatchPolicy,
+        /// How many tools may run at once.
+        #[arg(long, default_value = "8")]
+        concurrency: NonZeroUsize,
+        /// Per-tool timeout in milliseconds.
+        #[arg(long, value_name = "MS")]
+        tool_timeout: Option<u64>,
+        /// Deadline for the whole turn in milliseconds.
+        #[arg(long, value_name = "MS")]
+        turn_timeout: Option<u64>,
+        /// Wait MS milliseconds before each event, to simulate generation.
+        #[arg(long, value_name = "MS")]
+        pace: Option<u64>,
+        /// NAME=BEHAVIOUR: echo, sleep:MS, fail:MESSAGE, panic or hang (repeatable).
+        #[arg(long = "tool", value_name = "NAME=BEHAVIOUR")]
+        tools: Vec<run::ToolSpec>,
+        /// Tools not named with --tool are unknown (an error result) instead of echo.
+        #[arg(long)]
+        only_listed: bool,
     },
 }
 
@@ -159,6 +192,27 @@ fn run_turn(provider: ProviderChoice, path: &PathBuf, out: &mut impl Write) -> R
     Ok(())
 }
 
+/// Decodes the whole input into unified events (the replay needs them up front).
+fn read_events(
+    provider: ProviderChoice,
+    path: &PathBuf,
+) -> Result<(toolstream::Provider, Vec<toolstream::StreamEvent>), Failure> {
+    let mut decoder = StreamDecoder::new(provider);
+    let mut events = Vec::new();
+    for_each_chunk(path, |chunk| {
+        decoder
+            .push(chunk, &mut events)
+            .map_err(|e| Failure::Input(e.to_string()))
+    })?;
+    decoder
+        .finish(&mut events)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let provider = decoder.provider().ok_or_else(|| {
+        Failure::Input("could not detect the provider: the input holds no event".into())
+    })?;
+    Ok((provider, events))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
@@ -167,6 +221,29 @@ fn main() -> ExitCode {
         Command::Sse { file } => run_sse(file, &mut out),
         Command::Events { provider, file } => run_events(*provider, file, &mut out),
         Command::Turn { provider, file } => run_turn(*provider, file, &mut out),
+        Command::Run {
+            provider,
+            file,
+            dispatch,
+            concurrency,
+            tool_timeout,
+            turn_timeout,
+            pace,
+            tools,
+            only_listed,
+        } => read_events(*provider, file).and_then(|(provider, events)| {
+            let options = run::RunOptions {
+                provider,
+                dispatch: *dispatch,
+                concurrency: *concurrency,
+                tool_timeout: *tool_timeout,
+                turn_timeout: *turn_timeout,
+                pace: *pace,
+                tools: tools.clone(),
+                only_listed: *only_listed,
+            };
+            run::run(events, options, &mut out).map_err(Failure::Output)
+        }),
     };
     let flushed = out.flush();
     match result.and(flushed.map_err(Failure::Output)) {

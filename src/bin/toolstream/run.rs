@@ -1,0 +1,273 @@
+//! `toolstream run`: replays a recorded stream (optionally paced), runs simulated tools
+//! through a real turn stream, and prints what happens as JSON lines.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use toolstream::{
+    DispatchPolicy, Provider, StreamEvent, ToolRegistry, TurnConfig, TurnEvent, TurnStream,
+};
+
+/// What a simulated tool does (`--tool NAME=BEHAVIOUR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Answers with its input, as JSON text.
+    Echo,
+    /// Answers like `echo` after this many milliseconds.
+    Sleep(u64),
+    /// Returns this error.
+    Fail(String),
+    /// Panics.
+    Panic,
+    /// Never returns.
+    Hang,
+}
+
+/// `NAME=BEHAVIOUR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub behaviour: Behaviour,
+}
+
+impl FromStr for ToolSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, behaviour) = s
+            .split_once('=')
+            .ok_or_else(|| format!("`{s}` is not NAME=BEHAVIOUR"))?;
+        if name.is_empty() {
+            return Err(format!("`{s}` has an empty tool name"));
+        }
+        let behaviour = match behaviour.split_once(':') {
+            None if behaviour == "echo" => Behaviour::Echo,
+            None if behaviour == "panic" => Behaviour::Panic,
+            None if behaviour == "hang" => Behaviour::Hang,
+            Some(("sleep", ms)) => Behaviour::Sleep(
+                ms.parse()
+                    .map_err(|_| format!("`{ms}` in `{s}` is not a number of milliseconds"))?,
+            ),
+            Some(("fail", message)) => Behaviour::Fail(message.to_owned()),
+            _ => {
+                return Err(format!(
+                    "unknown behaviour `{behaviour}` (expected echo, sleep:MS, fail:MESSAGE, panic or hang)"
+                ))
+            }
+        };
+        Ok(ToolSpec {
+            name: name.to_owned(),
+            behaviour,
+        })
+    }
+}
+
+/// The payload of the simulated `panic` behaviour.
+const SIMULATED_PANIC: &str = "simulated tool panic";
+
+/// Keeps the simulated panics quiet (they are expected and reported as results); any
+/// other panic still reaches the default hook.
+fn quiet_simulated_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<&str>() != Some(&SIMULATED_PANIC) {
+            default(info);
+        }
+    }));
+}
+
+fn register(tools: ToolRegistry, name: &str, behaviour: Behaviour) -> ToolRegistry {
+    tools.with_raw_fn(name, move |input: Value| {
+        let behaviour = behaviour.clone();
+        Box::pin(async move {
+            match behaviour {
+                Behaviour::Echo => Ok(input.to_string()),
+                Behaviour::Sleep(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(input.to_string())
+                }
+                Behaviour::Fail(message) => Err(message),
+                Behaviour::Panic => std::panic::panic_any(SIMULATED_PANIC),
+                Behaviour::Hang => std::future::pending().await,
+            }
+        })
+    })
+}
+
+/// The options of `toolstream run`.
+pub struct RunOptions {
+    pub provider: Provider,
+    pub dispatch: DispatchPolicy,
+    pub concurrency: NonZeroUsize,
+    pub tool_timeout: Option<u64>,
+    pub turn_timeout: Option<u64>,
+    pub pace: Option<u64>,
+    pub tools: Vec<ToolSpec>,
+    pub only_listed: bool,
+}
+
+/// Runs the turn over `events` and prints one JSON object per line to `out`.
+pub fn run(
+    events: Vec<StreamEvent>,
+    options: RunOptions,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    quiet_simulated_panics();
+    let mut tools = ToolRegistry::new();
+    let listed: BTreeSet<&str> = options.tools.iter().map(|t| t.name.as_str()).collect();
+    for spec in &options.tools {
+        tools = register(tools, &spec.name, spec.behaviour.clone());
+    }
+    if !options.only_listed {
+        // Every other tool the model calls answers as `echo`.
+        for e in &events {
+            if let StreamEvent::BlockStart {
+                block: toolstream::Block::ToolUse { name, .. },
+                ..
+            } = e
+            {
+                if !listed.contains(name.as_str()) {
+                    tools = register(tools, name, Behaviour::Echo);
+                }
+            }
+        }
+    }
+    let mut config = TurnConfig::new(options.provider)
+        .policy(options.dispatch)
+        .concurrency(options.concurrency);
+    if let Some(ms) = options.tool_timeout {
+        config = config.tool_timeout(Duration::from_millis(ms));
+    }
+    if let Some(ms) = options.turn_timeout {
+        config = config.turn_timeout(Duration::from_millis(ms));
+    }
+    let pace = options.pace.map(Duration::from_millis);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    runtime.block_on(async move {
+        let start = Instant::now();
+        let input = futures_util::stream::iter(events).then(move |e| async move {
+            if let Some(pace) = pace {
+                tokio::time::sleep(pace).await;
+            }
+            Ok::<_, std::convert::Infallible>(e)
+        });
+        let mut turn = std::pin::pin!(TurnStream::new(input, Arc::new(tools), config));
+        let mut stop_reason: Option<&'static str> = None;
+        while let Some(event) = turn.next().await {
+            let Ok(event) = event;
+            let t_ms = start.elapsed().as_millis() as u64;
+            let line = match event {
+                TurnEvent::Model(StreamEvent::MessageDelta {
+                    stop_reason: Some(s),
+                    ..
+                }) => {
+                    stop_reason = Some(s.kind.as_str());
+                    None
+                }
+                TurnEvent::Model(StreamEvent::MessageStop) => Some(obj(&[
+                    ("t_ms", json!(t_ms)),
+                    ("kind", json!("message_stop")),
+                    ("stop_reason", json!(stop_reason)),
+                ])),
+                TurnEvent::Model(_) => None,
+                TurnEvent::ToolCall { turn, call } => Some(obj(&[
+                    ("t_ms", json!(t_ms)),
+                    ("kind", json!("tool_call")),
+                    ("turn", json!(turn.0)),
+                    ("index", json!(call.index)),
+                    ("id", json!(call.id)),
+                    ("name", json!(call.name)),
+                ])),
+                TurnEvent::Started {
+                    turn,
+                    index,
+                    id,
+                    name,
+                } => Some(obj(&[
+                    ("t_ms", json!(t_ms)),
+                    ("kind", json!("tool_started")),
+                    ("turn", json!(turn.0)),
+                    ("index", json!(index)),
+                    ("id", json!(id)),
+                    ("name", json!(name)),
+                ])),
+                TurnEvent::Finished {
+                    turn,
+                    index,
+                    id,
+                    name,
+                    ok,
+                } => Some(obj(&[
+                    ("t_ms", json!(t_ms)),
+                    ("kind", json!("tool_finished")),
+                    ("turn", json!(turn.0)),
+                    ("index", json!(index)),
+                    ("id", json!(id)),
+                    ("name", json!(name)),
+                    ("status", json!(if ok { "ok" } else { "error" })),
+                ])),
+                TurnEvent::Result(r) => {
+                    let mut fields = vec![
+                        ("t_ms", json!(t_ms)),
+                        ("kind", json!("tool_result")),
+                        ("turn", json!(r.turn.0)),
+                        ("index", json!(r.index)),
+                        ("id", json!(r.id)),
+                        ("name", json!(r.name)),
+                        ("status", json!(if r.is_ok() { "ok" } else { "error" })),
+                        ("content", json!(r.content)),
+                    ];
+                    if !r.committed {
+                        fields.push(("committed", json!(false)));
+                    }
+                    Some(obj(&fields))
+                }
+                TurnEvent::Outcome(o) => {
+                    for orphan in &o.orphans {
+                        let line = obj(&[
+                            ("t_ms", json!(t_ms)),
+                            ("kind", json!("orphan")),
+                            ("turn", json!(orphan.turn.0)),
+                            ("index", json!(orphan.index)),
+                            ("id", json!(orphan.id)),
+                            ("name", json!(orphan.name)),
+                            (
+                                "status",
+                                json!(if orphan.output.is_ok() { "ok" } else { "error" }),
+                            ),
+                        ]);
+                        writeln!(out, "{line}")?;
+                    }
+                    let message = match &o.results_message {
+                        Some(raw) => raw.get().to_owned(),
+                        None => "null".to_owned(),
+                    };
+                    writeln!(out, "{{\"kind\":\"next_message\",\"message\":{message}}}")?;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(line) = line {
+                writeln!(out, "{line}")?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One JSON object with its keys in the given order (`t_ms` and `kind` first).
+fn obj(fields: &[(&str, Value)]) -> String {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", Value::from(*k)))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
