@@ -225,20 +225,26 @@ impl Executor {
         let semaphore = self.semaphore.clone();
         let events = self.events_tx.clone();
         let index = call.index;
-        let orphan = Orphan {
-            turn: self.turn,
-            index,
-            id: call.id,
-            name: call.name,
-            output: Ok(String::new()),
+        // Only blocking work can outlive its slot; only it needs to know where to go.
+        let late = match call.runner {
+            Runner::Blocking(_) => Some((
+                Orphan {
+                    turn: self.turn,
+                    index,
+                    id: call.id,
+                    name: call.name,
+                    output: Ok(String::new()),
+                },
+                self.orphans.clone(),
+            )),
+            Runner::Async(_) => None,
         };
-        let orphans = self.orphans.clone();
         let task = async move {
             let Ok(permit) = semaphore.acquire_owned().await else {
                 return;
             };
             let _ = events.send(TaskEvent::Started(index));
-            let run = AssertUnwindSafe(run(call.runner, call.input, orphan, orphans))
+            let run = AssertUnwindSafe(run(call.runner, call.input, late))
                 .catch_unwind()
                 .map(|r| r.unwrap_or(Outcome::Panicked));
             let outcome = match call.timeout {
@@ -311,14 +317,14 @@ impl Executor {
 
 /// Runs the tool. Blocking work goes to the blocking pool and answers through a oneshot:
 /// if nobody listens any more (timeout, abort), its result becomes an orphan.
-async fn run(runner: Runner, input: Value, mut orphan: Orphan, orphans: OrphanBuffer) -> Outcome {
+async fn run(runner: Runner, input: Value, late: Option<(Orphan, OrphanBuffer)>) -> Outcome {
     match runner {
         Runner::Async(tool) => Outcome::Output(tool.call(input).await),
         Runner::Blocking(f) => {
             let (tx, rx) = oneshot::channel();
             tokio::task::spawn_blocking(move || {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
-                if let Err(Ok(output)) = tx.send(outcome) {
+                if let (Err(Ok(output)), Some((mut orphan, orphans))) = (tx.send(outcome), late) {
                     orphan.output = output;
                     orphans.push(orphan);
                 }
