@@ -197,8 +197,6 @@ pub(crate) struct Executor {
     semaphore: Arc<Semaphore>,
     events_tx: mpsc::UnboundedSender<TaskEvent>,
     events_rx: mpsc::UnboundedReceiver<TaskEvent>,
-    /// Tasks that reported their end (their join is then only a formality).
-    reported: std::collections::HashSet<usize>,
     turn: TurnId,
     orphans: OrphanBuffer,
 }
@@ -213,7 +211,6 @@ impl Executor {
             semaphore: Arc::new(Semaphore::new(concurrency.get())),
             events_tx,
             events_rx,
-            reported: Default::default(),
             turn,
             orphans,
         }
@@ -241,10 +238,11 @@ impl Executor {
         };
         let task = async move {
             let Ok(permit) = semaphore.acquire_owned().await else {
-                return;
+                unreachable!("the semaphore is never closed");
             };
             let _ = events.send(TaskEvent::Started(index));
-            let run = AssertUnwindSafe(run(call.runner, call.input, late))
+            let mut permit = Some(permit);
+            let run = AssertUnwindSafe(run(call.runner, call.input, late, &mut permit))
                 .catch_unwind()
                 .map(|r| r.unwrap_or(Outcome::Panicked));
             let outcome = match call.timeout {
@@ -281,7 +279,6 @@ impl Executor {
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<TaskEvent>> {
         if let Poll::Ready(Some(event)) = self.events_rx.poll_recv(cx) {
             if let TaskEvent::Finished(index, _) = &event {
-                self.reported.insert(*index);
                 self.aborts.remove(index);
             }
             return Poll::Ready(Some(event));
@@ -297,10 +294,12 @@ impl Executor {
                     let Some(index) = self.ids.remove(&id) else {
                         continue;
                     };
-                    self.aborts.remove(&index);
-                    if self.reported.remove(&index) {
+                    // A task that ran to its end sent `Finished` before ending (nothing
+                    // awaits in between), even if that message is not read yet.
+                    if joined.is_ok() {
                         continue;
                     }
+                    self.aborts.remove(&index);
                     let outcome = if panicked {
                         Outcome::Panicked
                     } else {
@@ -317,12 +316,22 @@ impl Executor {
 
 /// Runs the tool. Blocking work goes to the blocking pool and answers through a oneshot:
 /// if nobody listens any more (timeout, abort), its result becomes an orphan.
-async fn run(runner: Runner, input: Value, late: Option<(Orphan, OrphanBuffer)>) -> Outcome {
+///
+/// The blocking work takes the permit with it: it frees its slot when it really ends, not
+/// when its caller gives up waiting.
+async fn run(
+    runner: Runner,
+    input: Value,
+    late: Option<(Orphan, OrphanBuffer)>,
+    permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Outcome {
     match runner {
         Runner::Async(tool) => Outcome::Output(tool.call(input).await),
         Runner::Blocking(f) => {
             let (tx, rx) = oneshot::channel();
+            let permit = permit.take();
             tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
                 if let (Err(Ok(output)), Some((mut orphan, orphans))) = (tx.send(outcome), late) {
                     orphan.output = output;

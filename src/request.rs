@@ -149,10 +149,20 @@ pub fn assistant_message(provider: Provider, message: &AssembledMessage) -> Box<
                 parts.push(J::Obj(vec![("text", J::Str(&text))]));
             }
             for (c, input) in message.tool_calls.iter().zip(&inputs) {
-                parts.push(J::Obj(vec![(
+                let mut part = vec![(
                     "functionCall",
                     J::Obj(vec![("name", J::Str(&c.name)), ("args", J::Raw(input))]),
-                )]));
+                )];
+                let signature = message
+                    .blocks
+                    .iter()
+                    .find(|b| b.tool_call == Some(c.index))
+                    .map(|b| b.signature.as_str())
+                    .unwrap_or_default();
+                if !signature.is_empty() {
+                    part.push(("thoughtSignature", J::Str(signature)));
+                }
+                parts.push(J::Obj(part));
             }
             to_raw(&J::Obj(vec![
                 ("role", J::Str("model")),
@@ -235,7 +245,9 @@ pub fn results_message(provider: Provider, results: &[ToolResult]) -> Box<RawVal
             let parts = results
                 .iter()
                 .map(|r| {
-                    let key = if r.is_ok() { "content" } else { "error" };
+                    // "Use "output" key to specify function output and "error" key to
+                    // specify error details" (Gemini API, FunctionResponse.response).
+                    let key = if r.is_ok() { "output" } else { "error" };
                     J::Obj(vec![(
                         "functionResponse",
                         J::Obj(vec![

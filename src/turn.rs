@@ -198,8 +198,8 @@ enum Slot {
     Streaming,
     /// Complete, waiting for the message to end (batched).
     Held,
-    /// Launched; the task has not ended.
-    Running,
+    /// Launched; the task has not ended. `started`: it got its permit.
+    Running { started: bool },
     /// Answered, not yet emitted. `launched`: a task ran for it.
     Done { result: ToolResult, launched: bool },
     /// Emitted.
@@ -239,6 +239,7 @@ pub struct TurnStream<S> {
     deadline_armed: bool,
     results: Vec<ToolResult>,
     abandoned_because: Option<String>,
+    committed_message: Option<AssembledMessage>,
 }
 
 impl<S> std::fmt::Debug for TurnStream<S> {
@@ -271,6 +272,7 @@ impl<S> TurnStream<S> {
             deadline_armed: false,
             results: Vec::new(),
             abandoned_because: None,
+            committed_message: None,
         }
     }
 
@@ -292,7 +294,7 @@ struct Machine<'a> {
     queue: &'a mut VecDeque<TurnEvent>,
     results: &'a mut Vec<ToolResult>,
     abandoned_because: &'a mut Option<String>,
-    input_done: bool,
+    committed_message: &'a mut Option<AssembledMessage>,
 }
 
 impl Machine<'_> {
@@ -379,7 +381,7 @@ impl Machine<'_> {
             runner: tool.runner.clone(),
             timeout: tool.options.get_timeout().or(self.config.tool_timeout),
         });
-        self.slots[index] = Slot::Running;
+        self.slots[index] = Slot::Running { started: false };
     }
 
     /// The message ended (or the input did): commit or abandon.
@@ -391,6 +393,9 @@ impl Machine<'_> {
         match (m.complete, m.stop_kind()) {
             (true, Some(StopKind::ToolUse)) => {
                 *self.phase = Phase::Committed;
+                // What was committed is final: later events (usage aside) cannot add calls
+                // to the history without results.
+                *self.committed_message = Some(m.clone());
                 for i in 0..self.slots.len() {
                     match self.slots[i] {
                         Slot::Held => self.launch(i),
@@ -422,14 +427,16 @@ impl Machine<'_> {
 
     /// The turn will not commit: cancel what started; nothing enters history.
     fn abandon(&mut self, why: String) {
-        if matches!(*self.phase, Phase::Abandoned | Phase::Done) {
+        // Once committed, the turn's calls are history: a later failure of the model
+        // stream (after its end marker) changes nothing.
+        if *self.phase != Phase::Streaming {
             return;
         }
         *self.phase = Phase::Abandoned;
         *self.abandoned_because = Some(why);
         for (i, slot) in self.slots.iter_mut().enumerate() {
             match slot {
-                Slot::Running => self.exec.abort(i),
+                Slot::Running { .. } => self.exec.abort(i),
                 Slot::Done { result, launched } if *launched => result.committed = false,
                 Slot::Done { .. } | Slot::Held | Slot::Streaming => *slot = Slot::Emitted,
                 Slot::Emitted => {}
@@ -439,7 +446,7 @@ impl Machine<'_> {
 
     /// A task ended.
     fn on_finished(&mut self, index: usize, outcome: Outcome) {
-        if !matches!(self.slots[index], Slot::Running) {
+        if !matches!(self.slots[index], Slot::Running { .. }) {
             // Already answered (deadline): whatever it produced is late.
             if let Outcome::Output(output) = outcome {
                 let call = &self.assembler.message().tool_calls[index];
@@ -489,31 +496,35 @@ impl Machine<'_> {
     /// The turn deadline passed.
     fn on_deadline(&mut self) {
         let ms = self.config.turn_timeout.unwrap_or_default().as_millis();
+        if *self.phase == Phase::Streaming {
+            // The message never ended: calls that started are cancelled, not timed out.
+            self.abandon(format!(
+                "turn deadline of {ms} ms passed while the model was streaming"
+            ));
+            return;
+        }
         for i in 0..self.slots.len() {
-            if let Slot::Running = self.slots[i] {
+            if let Slot::Running { started } = self.slots[i] {
                 self.exec.abort(i);
                 let r = self.result(
                     i,
                     Some(ToolErrorKind::TurnDeadline),
                     format!("turn deadline of {ms} ms passed before the tool finished"),
                 );
-                self.queue.push_back(TurnEvent::Finished {
-                    turn: self.config.turn,
-                    index: i,
-                    id: r.id.clone(),
-                    name: r.name.clone(),
-                    ok: false,
-                });
+                if started {
+                    self.queue.push_back(TurnEvent::Finished {
+                        turn: self.config.turn,
+                        index: i,
+                        id: r.id.clone(),
+                        name: r.name.clone(),
+                        ok: false,
+                    });
+                }
                 self.slots[i] = Slot::Done {
                     result: r,
                     launched: true,
                 };
             }
-        }
-        if *self.phase == Phase::Streaming {
-            self.abandon(format!(
-                "turn deadline of {ms} ms passed while the model was streaming"
-            ));
         }
     }
 
@@ -538,8 +549,10 @@ impl Machine<'_> {
             }
             *self.next_emit += 1;
         }
+        // A committed turn ends with its last result, whether or not the model stream has
+        // ended (a kept-alive connection must not hold the turn).
         let settled = match *self.phase {
-            Phase::Committed => self.input_done,
+            Phase::Committed => true,
             Phase::Abandoned => self.exec.len() == 0,
             Phase::Streaming | Phase::Done => false,
         };
@@ -551,7 +564,14 @@ impl Machine<'_> {
     fn finish(&mut self) {
         let committed = *self.phase == Phase::Committed;
         *self.phase = Phase::Done;
-        let message = std::mem::take(self.assembler).finish();
+        let live = std::mem::take(self.assembler).finish();
+        let message = match self.committed_message.take() {
+            Some(mut frozen) => {
+                frozen.usage = live.usage;
+                frozen
+            }
+            None => live,
+        };
         let provider = self.config.provider;
         let results = std::mem::take(self.results);
         let turn = self.config.turn;
@@ -623,7 +643,8 @@ where
                 progressed = true;
                 match event {
                     TaskEvent::Started(index) => {
-                        if matches!(this.slots.get(index), Some(Slot::Running)) {
+                        if let Some(Slot::Running { started }) = this.slots.get_mut(index) {
+                            *started = true;
                             let call = &this.assembler.message().tool_calls[index];
                             this.queue.push_back(TurnEvent::Started {
                                 turn: this.config.turn,
@@ -668,6 +689,6 @@ fn machine<'a, S>(this: &'a mut TurnProj<'_, S>) -> Machine<'a> {
         queue: &mut *this.queue,
         results: &mut *this.results,
         abandoned_because: &mut *this.abandoned_because,
-        input_done: *this.input_done,
+        committed_message: &mut *this.committed_message,
     }
 }

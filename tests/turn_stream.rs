@@ -197,7 +197,7 @@ async fn slow_first_fast_second_keeps_request_order_for_every_provider() {
             Provider::Anthropic => next["content"][0]["content"].clone(),
             Provider::OpenAiChat => next[0]["content"].clone(),
             Provider::OpenAiResponses => next[0]["output"].clone(),
-            Provider::Gemini => next["parts"][0]["functionResponse"]["response"]["content"].clone(),
+            Provider::Gemini => next["parts"][0]["functionResponse"]["response"]["output"].clone(),
             _ => unreachable!(),
         };
         assert_eq!(
@@ -779,4 +779,128 @@ async fn a_transport_error_mid_turn_is_yielded_and_abandons_the_turn() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+// ---- regressions from review -----------------------------------------------------------
+
+/// On a multi-thread runtime a task's end can be joined before its report is read; a tool
+/// that succeeded must still be reported as such, in every round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_thread_successes_are_never_reported_cancelled() {
+    let calls = [("a", "{}"), ("b", "{}"), ("a", "{}"), ("b", "{}")];
+    let tools = ToolRegistry::new()
+        .with_raw_fn("a", echo())
+        .with_raw_fn("b", echo());
+    let tools = Arc::new(tools);
+    let mut histories = std::collections::HashSet::new();
+    for _ in 0..300 {
+        let events = instant(message(&calls, Some(StopKind::ToolUse)));
+        let config = TurnConfig::new(Provider::Anthropic).policy(DispatchPolicy::Eager);
+        let stream = TurnStream::new(events, tools.clone(), config);
+        let all: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
+        let Some(TurnEvent::Outcome(o)) = all.last() else {
+            panic!()
+        };
+        assert!(o.results.iter().all(|r| r.is_ok()), "{:?}", o.results);
+        histories.insert(o.results_message.as_ref().unwrap().get().to_owned());
+    }
+    assert_eq!(histories.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transport_error_after_the_commit_changes_nothing() {
+    let mut items: Vec<Result<StreamEvent, &'static str>> =
+        message(&[("slow", "{}"), ("fast", "{}")], Some(StopKind::ToolUse))
+            .into_iter()
+            .map(Ok)
+            .collect();
+    items.push(Err("connection reset"));
+    let tools = ToolRegistry::new()
+        .with_raw_fn("slow", sleeper(500))
+        .with_raw_fn("fast", sleeper(10));
+    let stream = TurnStream::new(
+        futures_util::stream::iter(items),
+        Arc::new(tools),
+        TurnConfig::new(Provider::Anthropic),
+    );
+    let all: Vec<_> = stream.collect().await;
+    let Some(Ok(TurnEvent::Outcome(o))) = all.last() else {
+        panic!("{all:?}")
+    };
+    assert!(o.committed);
+    assert!(o.results.iter().all(|r| r.is_ok() && r.committed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_committed_turn_ends_even_if_the_model_stream_stays_open() {
+    let events = instant(message(&[("read", "{}")], Some(StopKind::ToolUse)))
+        .chain(futures_util::stream::pending());
+    let tools = ToolRegistry::new().with_raw_fn("read", sleeper(10));
+    let (_, outcome) = run_turn(events, tools, TurnConfig::new(Provider::Anthropic)).await;
+    assert!(outcome.committed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_after_the_commit_is_not_echoed_without_a_result() {
+    let mut events = message(&[("read", "{}")], Some(StopKind::ToolUse));
+    events.push(StreamEvent::BlockStart {
+        index: 9,
+        block: Block::ToolUse {
+            id: "late".into(),
+            name: "read".into(),
+        },
+    });
+    events.push(StreamEvent::BlockStop { index: 9 });
+    let tools = ToolRegistry::new().with_raw_fn("read", echo());
+    let (_, outcome) = run_turn(instant(events), tools, TurnConfig::new(Provider::Anthropic)).await;
+    let assistant: Value = serde_json::from_str(outcome.assistant_message.get()).unwrap();
+    let uses = assistant["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "tool_use")
+        .count();
+    assert_eq!(uses, outcome.results.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_while_streaming_cancels_started_calls() {
+    let events = message(&[("read", "{}")], Some(StopKind::ToolUse));
+    let tools = ToolRegistry::new().with_raw_fn("read", sleeper(10_000));
+    let config = TurnConfig::new(Provider::Anthropic)
+        .policy(DispatchPolicy::Eager)
+        .turn_timeout(Duration::from_millis(750));
+    let (_, outcome) = run_turn(paced(events, Duration::from_millis(100)), tools, config).await;
+    assert_eq!(outcome.results[0].error, Some(ToolErrorKind::Cancelled));
+}
+
+/// Blocking work keeps its concurrency slot until it really ends, timeout or not. Real
+/// time (blocking threads); only the peak is asserted.
+#[tokio::test]
+async fn blocking_work_past_its_timeout_still_holds_its_slot() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (r, p) = (running.clone(), peak.clone());
+    let tools = ToolRegistry::new().with_blocking_fn("crunch", move |_| {
+        let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        r.fetch_sub(1, Ordering::SeqCst);
+        Ok(String::new())
+    });
+    let config = TurnConfig::new(Provider::Anthropic)
+        .concurrency(NonZeroUsize::new(1).unwrap())
+        .tool_timeout(Duration::from_millis(10));
+    let calls = [("crunch", "{}"); 3];
+    let (_, outcome) = run_turn(
+        instant(message(&calls, Some(StopKind::ToolUse))),
+        tools,
+        config,
+    )
+    .await;
+    assert!(outcome
+        .results
+        .iter()
+        .all(|r| r.error == Some(ToolErrorKind::TimedOut)));
+    assert_eq!(peak.load(Ordering::SeqCst), 1);
 }

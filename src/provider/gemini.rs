@@ -251,7 +251,15 @@ impl GeminiDecoder {
                     delta: Delta::ToolInput(args.get().to_owned()),
                 });
             }
+            // Gemini 3 requires the signature back on the same part with the call.
+            if let Some(sig) = part.thought_signature {
+                out.push(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::Signature(sig.into_owned()),
+                });
+            }
             out.push(StreamEvent::BlockStop { index });
+            return Ok(());
         } else if let Some(text) = part.text {
             if part.thought {
                 self.text(Open::Thinking, Delta::Thinking(text.into_owned()), out);

@@ -165,11 +165,18 @@ pub fn run(
             let Ok(event) = event;
             let t_ms = start.elapsed().as_millis() as u64;
             let line = match event {
+                // As the assembler decides: an error in the stream wins over a later reason.
+                TurnEvent::Model(StreamEvent::Error(_)) => {
+                    stop_reason = Some("error");
+                    None
+                }
                 TurnEvent::Model(StreamEvent::MessageDelta {
                     stop_reason: Some(s),
                     ..
                 }) => {
-                    stop_reason = Some(s.kind.as_str());
+                    if stop_reason != Some("error") {
+                        stop_reason = Some(s.kind.as_str());
+                    }
                     None
                 }
                 TurnEvent::Model(StreamEvent::MessageStop) => Some(obj(&[
@@ -257,6 +264,8 @@ pub fn run(
             };
             if let Some(line) = line {
                 writeln!(out, "{line}")?;
+                // Lines appear as things happen (the point of --pace).
+                out.flush()?;
             }
         }
         Ok(())
