@@ -52,12 +52,15 @@
 #![deny(missing_docs)]
 
 pub mod assemble;
+pub mod client;
+pub mod conversation;
 pub mod decode;
 pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod eventstream;
 pub mod execute;
+pub mod mock;
 pub mod provider;
 pub mod report;
 pub mod request;
@@ -70,6 +73,8 @@ pub use assemble::{
     parse_arguments, ArgumentsError, AssembleError, AssembleLimits, AssembledMessage, Assembler,
     ContentBlock, ToolCall,
 };
+pub use client::{ClientError, ModelClient};
+pub use conversation::{Conversation, ConversationConfig, ConversationError, TurnRecord};
 pub use decode::{FramingLimits, StreamDecoder};
 pub use dispatch::DispatchPolicy;
 pub use error::DecodeError;

@@ -14,10 +14,11 @@ use crate::execute::ToolResult;
 use crate::provider::Provider;
 
 /// A JSON value whose object keys keep the order they are written in.
-enum J<'a> {
+pub(crate) enum J<'a> {
     Str(&'a str),
     Raw(&'a RawValue),
     Bool(bool),
+    Num(u64),
     Arr(Vec<J<'a>>),
     Obj(Vec<(&'static str, J<'a>)>),
 }
@@ -28,6 +29,7 @@ impl Serialize for J<'_> {
             J::Str(v) => s.serialize_str(v),
             J::Raw(v) => v.serialize(s),
             J::Bool(v) => s.serialize_bool(*v),
+            J::Num(v) => s.serialize_u64(*v),
             J::Arr(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
@@ -46,7 +48,7 @@ impl Serialize for J<'_> {
     }
 }
 
-fn to_raw(j: &J<'_>) -> Box<RawValue> {
+pub(crate) fn to_raw(j: &J<'_>) -> Box<RawValue> {
     let text = serde_json::to_string(j).expect("strings and raw json serialize");
     RawValue::from_string(text).expect("serde_json writes valid json")
 }

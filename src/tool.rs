@@ -163,6 +163,19 @@ pub(crate) enum Runner {
 pub struct RegisteredTool {
     pub(crate) runner: Runner,
     pub(crate) options: ToolOptions,
+    pub(crate) description: String,
+    pub(crate) schema: Value,
+}
+
+/// What the model is told about a tool: its name, description and JSON Schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolDefinition {
+    /// The name.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// The JSON Schema of its arguments (an object schema).
+    pub schema: Value,
 }
 
 impl RegisteredTool {
@@ -251,8 +264,49 @@ impl ToolRegistry {
     }
 
     fn insert(&mut self, name: String, runner: Runner) {
-        let options = self.tools.get(&name).map(|t| t.options).unwrap_or_default();
-        self.tools.insert(name, RegisteredTool { runner, options });
+        let (options, description, schema) = match self.tools.remove(&name) {
+            Some(t) => (t.options, t.description, t.schema),
+            None => (
+                ToolOptions::default(),
+                String::new(),
+                serde_json::json!({"type": "object"}),
+            ),
+        };
+        self.tools.insert(
+            name,
+            RegisteredTool {
+                runner,
+                options,
+                description,
+                schema,
+            },
+        );
+    }
+
+    /// Describes the tool `name` to the model: a description and the JSON Schema of its
+    /// arguments (default: no description, `{"type":"object"}`). No effect if there is no
+    /// such tool.
+    pub fn with_definition(mut self, name: &str, description: &str, schema: Value) -> Self {
+        if let Some(t) = self.tools.get_mut(name) {
+            t.description = description.to_owned();
+            t.schema = schema;
+        }
+        self
+    }
+
+    /// The definitions of every tool, sorted by name (so requests are byte-stable).
+    pub fn definitions(&self) -> Vec<ToolDefinition> {
+        self.names()
+            .into_iter()
+            .map(|name| {
+                let t = &self.tools[name];
+                ToolDefinition {
+                    name: name.to_owned(),
+                    description: t.description.clone(),
+                    schema: t.schema.clone(),
+                }
+            })
+            .collect()
     }
 
     /// The tool registered as `name`.

@@ -1,0 +1,385 @@
+//! Provider clients over real HTTP: request building (system prompt, history, tool
+//! definitions, tool results), the API key from the provider's usual environment variable,
+//! a base-URL override, streaming bodies decoded as they arrive, typed HTTP errors.
+//!
+//! The request body is written with its keys in a fixed order and the history embedded as
+//! raw JSON, so the same conversation always produces the same bytes (prompt caches key on
+//! them).
+
+use std::fmt;
+
+use futures_core::Stream;
+use serde_json::value::RawValue;
+
+use crate::error::DecodeError;
+use crate::event::StreamEvent;
+use crate::provider::Provider;
+use crate::request::{to_raw, J};
+use crate::stream::{ByteStreamExt, StreamError};
+use crate::tool::ToolDefinition;
+
+/// A client failure before the stream starts.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The provider's API key variable is not set.
+    MissingApiKey {
+        /// The environment variable.
+        var: &'static str,
+    },
+    /// The provider answered with an error status.
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The provider's error type, when its body says.
+        kind: Option<String>,
+        /// The provider's message (or the body).
+        message: String,
+    },
+    /// The request could not be sent.
+    Transport(reqwest::Error),
+    /// The provider has no HTTP client here (Bedrock needs AWS signing).
+    Unsupported(Provider),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::MissingApiKey { var } => {
+                write!(f, "the {var} environment variable is not set")
+            }
+            ClientError::Http {
+                status,
+                kind: Some(kind),
+                message,
+            } => write!(f, "http {status} {kind}: {message}"),
+            ClientError::Http {
+                status, message, ..
+            } => write!(f, "http {status}: {message}"),
+            ClientError::Transport(e) => write!(f, "request failed: {e}"),
+            ClientError::Unsupported(p) => write!(f, "no http client for {p}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The items of a model response stream.
+pub type EventResult = Result<StreamEvent, StreamError<DecodeError, reqwest::Error>>;
+
+/// A streaming client for one provider and model.
+#[derive(Debug, Clone)]
+pub struct ModelClient {
+    http: reqwest::Client,
+    provider: Provider,
+    base_url: String,
+    api_key: String,
+    model: String,
+    max_tokens: u64,
+    system: Option<String>,
+}
+
+impl ModelClient {
+    /// The environment variable holding `provider`'s API key.
+    pub fn api_key_var(provider: Provider) -> &'static str {
+        match provider {
+            Provider::Anthropic => "ANTHROPIC_API_KEY",
+            Provider::OpenAiChat | Provider::OpenAiResponses => "OPENAI_API_KEY",
+            Provider::Gemini => "GEMINI_API_KEY",
+            Provider::Bedrock => "AWS_ACCESS_KEY_ID",
+        }
+    }
+
+    /// The provider's public API base URL.
+    pub fn default_base_url(provider: Provider) -> &'static str {
+        match provider {
+            Provider::Anthropic => "https://api.anthropic.com",
+            Provider::OpenAiChat | Provider::OpenAiResponses => "https://api.openai.com",
+            Provider::Gemini => "https://generativelanguage.googleapis.com",
+            Provider::Bedrock => "https://bedrock-runtime.us-east-1.amazonaws.com",
+        }
+    }
+
+    /// A client with the API key from the provider's environment variable.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::MissingApiKey`] when it is not set; [`ClientError::Unsupported`] for
+    /// Bedrock.
+    pub fn from_env(provider: Provider, model: impl Into<String>) -> Result<Self, ClientError> {
+        let var = Self::api_key_var(provider);
+        let key = std::env::var(var).map_err(|_| ClientError::MissingApiKey { var })?;
+        Self::new(provider, model, key)
+    }
+
+    /// A client with an explicit API key.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Unsupported`] for Bedrock.
+    pub fn new(
+        provider: Provider,
+        model: impl Into<String>,
+        api_key: impl Into<String>,
+    ) -> Result<Self, ClientError> {
+        if provider == Provider::Bedrock {
+            return Err(ClientError::Unsupported(provider));
+        }
+        Ok(ModelClient {
+            http: reqwest::Client::new(),
+            provider,
+            base_url: Self::default_base_url(provider).to_owned(),
+            api_key: api_key.into(),
+            model: model.into(),
+            max_tokens: 4096,
+            system: None,
+        })
+    }
+
+    /// Sends requests to `base_url` instead of the provider's (a proxy, a compatible
+    /// server, the mock server).
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The system prompt (default: none).
+    pub fn system(mut self, system: impl Into<String>) -> Self {
+        self.system = Some(system.into());
+        self
+    }
+
+    /// The output token limit, where the provider asks for one (default 4096).
+    pub fn max_tokens(mut self, n: u64) -> Self {
+        self.max_tokens = n;
+        self
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// A user message in the provider's format.
+    pub fn user_message(&self, text: &str) -> Box<RawValue> {
+        match self.provider {
+            Provider::Gemini => to_raw(&J::Obj(vec![
+                ("role", J::Str("user")),
+                ("parts", J::Arr(vec![J::Obj(vec![("text", J::Str(text))])])),
+            ])),
+            _ => to_raw(&J::Obj(vec![
+                ("role", J::Str("user")),
+                ("content", J::Str(text)),
+            ])),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self.provider {
+            Provider::Anthropic => format!("{}/v1/messages", self.base_url),
+            Provider::OpenAiChat => format!("{}/v1/chat/completions", self.base_url),
+            Provider::OpenAiResponses => format!("{}/v1/responses", self.base_url),
+            _ => format!(
+                "{}/v1beta/models/{}:streamGenerateContent?alt=sse",
+                self.base_url, self.model
+            ),
+        }
+    }
+
+    /// The request body for `history` with `tools`: same inputs, same bytes.
+    pub fn request_body(&self, history: &[Box<RawValue>], tools: &[ToolDefinition]) -> String {
+        let schemas: Vec<Box<RawValue>> = tools
+            .iter()
+            .map(|t| RawValue::from_string(t.schema.to_string()).expect("a Value is valid JSON"))
+            .collect();
+        let messages = J::Arr(history.iter().map(|m| J::Raw(m)).collect());
+        let system = self.system.as_deref();
+        let body = match self.provider {
+            Provider::Anthropic => {
+                let mut f = vec![
+                    ("model", J::Str(&self.model)),
+                    ("max_tokens", J::Num(self.max_tokens)),
+                    ("stream", J::Bool(true)),
+                ];
+                if let Some(s) = system {
+                    f.push(("system", J::Str(s)));
+                }
+                if !tools.is_empty() {
+                    let t = tools
+                        .iter()
+                        .zip(&schemas)
+                        .map(|(t, s)| {
+                            J::Obj(vec![
+                                ("name", J::Str(&t.name)),
+                                ("description", J::Str(&t.description)),
+                                ("input_schema", J::Raw(s)),
+                            ])
+                        })
+                        .collect();
+                    f.push(("tools", J::Arr(t)));
+                }
+                f.push(("messages", messages));
+                J::Obj(f)
+            }
+            Provider::OpenAiChat => {
+                let mut all = Vec::new();
+                if let Some(s) = system {
+                    all.push(J::Obj(vec![
+                        ("role", J::Str("system")),
+                        ("content", J::Str(s)),
+                    ]));
+                }
+                all.extend(history.iter().map(|m| J::Raw(m)));
+                let mut f = vec![
+                    ("model", J::Str(&self.model)),
+                    ("stream", J::Bool(true)),
+                    (
+                        "stream_options",
+                        J::Obj(vec![("include_usage", J::Bool(true))]),
+                    ),
+                ];
+                if !tools.is_empty() {
+                    let t = tools
+                        .iter()
+                        .zip(&schemas)
+                        .map(|(t, s)| {
+                            J::Obj(vec![
+                                ("type", J::Str("function")),
+                                (
+                                    "function",
+                                    J::Obj(vec![
+                                        ("name", J::Str(&t.name)),
+                                        ("description", J::Str(&t.description)),
+                                        ("parameters", J::Raw(s)),
+                                    ]),
+                                ),
+                            ])
+                        })
+                        .collect();
+                    f.push(("tools", J::Arr(t)));
+                }
+                f.push(("messages", J::Arr(all)));
+                J::Obj(f)
+            }
+            Provider::OpenAiResponses => {
+                let mut f = vec![("model", J::Str(&self.model)), ("stream", J::Bool(true))];
+                if let Some(s) = system {
+                    f.push(("instructions", J::Str(s)));
+                }
+                if !tools.is_empty() {
+                    let t = tools
+                        .iter()
+                        .zip(&schemas)
+                        .map(|(t, s)| {
+                            J::Obj(vec![
+                                ("type", J::Str("function")),
+                                ("name", J::Str(&t.name)),
+                                ("description", J::Str(&t.description)),
+                                ("parameters", J::Raw(s)),
+                            ])
+                        })
+                        .collect();
+                    f.push(("tools", J::Arr(t)));
+                }
+                f.push(("input", messages));
+                J::Obj(f)
+            }
+            _ => {
+                let mut f = Vec::new();
+                if let Some(s) = system {
+                    f.push((
+                        "systemInstruction",
+                        J::Obj(vec![(
+                            "parts",
+                            J::Arr(vec![J::Obj(vec![("text", J::Str(s))])]),
+                        )]),
+                    ));
+                }
+                if !tools.is_empty() {
+                    let decls = tools
+                        .iter()
+                        .zip(&schemas)
+                        .map(|(t, s)| {
+                            J::Obj(vec![
+                                ("name", J::Str(&t.name)),
+                                ("description", J::Str(&t.description)),
+                                ("parameters", J::Raw(s)),
+                            ])
+                        })
+                        .collect();
+                    f.push((
+                        "tools",
+                        J::Arr(vec![J::Obj(vec![("functionDeclarations", J::Arr(decls))])]),
+                    ));
+                }
+                f.push(("contents", messages));
+                J::Obj(f)
+            }
+        };
+        to_raw(&body).get().to_owned()
+    }
+
+    /// Sends the request and returns the response's unified events as they stream.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Transport`] when the request cannot be sent, [`ClientError::Http`]
+    /// for an error status (with the provider's error type and message when its body has
+    /// them).
+    pub async fn stream(
+        &self,
+        history: &[Box<RawValue>],
+        tools: &[ToolDefinition],
+    ) -> Result<impl Stream<Item = EventResult> + Send + Unpin + 'static, ClientError> {
+        let mut req = self
+            .http
+            .post(self.url())
+            .header("content-type", "application/json")
+            .header("accept", "text/event-stream")
+            .body(self.request_body(history, tools));
+        req = match self.provider {
+            Provider::Anthropic => req
+                .header("x-api-key", &self.api_key)
+                .header("anthropic-version", "2023-06-01"),
+            Provider::Gemini => req.header("x-goog-api-key", &self.api_key),
+            _ => req.bearer_auth(&self.api_key),
+        };
+        let response = req.send().await.map_err(ClientError::Transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(http_error(status.as_u16(), &body));
+        }
+        Ok(Box::pin(
+            response.bytes_stream().stream_events(self.provider),
+        ))
+    }
+}
+
+/// Reads the provider's error body: Anthropic `{"error":{"type","message"}}`, OpenAI
+/// `{"error":{"type"|"code","message"}}`, Gemini `{"error":{"status","message"}}`.
+fn http_error(status: u16, body: &str) -> ClientError {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let e = &v["error"];
+    let kind = e["type"]
+        .as_str()
+        .or_else(|| e["status"].as_str())
+        .or_else(|| e["code"].as_str())
+        .map(str::to_owned);
+    let message = e["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| body.chars().take(500).collect());
+    ClientError::Http {
+        status,
+        kind,
+        message,
+    }
+}

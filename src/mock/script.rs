@@ -1,0 +1,402 @@
+//! The scripted conversation a mock server plays, and its wire encoding per provider.
+//!
+//! Script file format (JSON):
+//!
+//! ```json
+//! {
+//!   "model": "mock-1",
+//!   "chunk_chars": 12,
+//!   "chunk_delay_ms": 15,
+//!   "turns": [
+//!     {"text": "Let me look.", "tool_calls": [
+//!        {"name": "get_weather", "input": {"city": "Paris"}},
+//!        {"name": "get_time", "input": {"tz": "Europe/Paris"}}]},
+//!     {"text": "Sunny, 21°C, and it is noon."}
+//!   ]
+//! }
+//! ```
+//!
+//! Turn `k` answers the request whose history holds `k` assistant messages. Text and tool
+//! arguments are streamed in pieces of `chunk_chars` characters, one SSE event each, with
+//! `chunk_delay_ms` between events. Call ids are deterministic: `toolu_mock_<turn>_<i>`
+//! (Anthropic) and `call_mock_<turn>_<i>` (OpenAI); Gemini calls carry none.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::provider::Provider;
+
+/// A scripted conversation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Script {
+    /// The model name reported in the stream.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Characters per streamed piece of text or arguments (default 12).
+    #[serde(default = "default_chunk_chars")]
+    pub chunk_chars: usize,
+    /// Milliseconds between streamed events (default 15).
+    #[serde(default = "default_delay")]
+    pub chunk_delay_ms: u64,
+    /// The model's turns, in order.
+    pub turns: Vec<ScriptTurn>,
+}
+
+fn default_model() -> String {
+    "mock-1".into()
+}
+
+fn default_chunk_chars() -> usize {
+    12
+}
+
+fn default_delay() -> u64 {
+    15
+}
+
+/// One model turn of a script.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScriptTurn {
+    /// Text streamed before the tool calls.
+    #[serde(default)]
+    pub text: String,
+    /// Tool calls, in request order; none ends the conversation.
+    #[serde(default)]
+    pub tool_calls: Vec<ScriptCall>,
+}
+
+/// One scripted tool call.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScriptCall {
+    /// The tool's name.
+    pub name: String,
+    /// Its arguments, streamed exactly as written.
+    pub input: Box<RawValue>,
+}
+
+impl Script {
+    /// The script `toolstream serve` and `toolstream demo` play by default: a weather
+    /// question answered with three tools of different durations, then a follow-up call,
+    /// then the answer.
+    pub fn default_demo() -> Script {
+        serde_json::from_str(DEMO_SCRIPT).expect("the embedded script is valid")
+    }
+
+    /// The call id of call `i` of turn `turn` for `provider` (`None` for Gemini).
+    pub fn call_id(provider: Provider, turn: usize, i: usize) -> Option<String> {
+        match provider {
+            Provider::Anthropic => Some(format!("toolu_mock_{turn}_{i}")),
+            Provider::Gemini => None,
+            _ => Some(format!("call_mock_{turn}_{i}")),
+        }
+    }
+
+    /// The turn answering a history with `assistant_turns` assistant messages.
+    pub fn turn(&self, assistant_turns: usize) -> ScriptTurn {
+        self.turns
+            .get(assistant_turns)
+            .cloned()
+            .unwrap_or_else(|| ScriptTurn {
+                text: "(the script has no more turns)".into(),
+                tool_calls: Vec::new(),
+            })
+    }
+}
+
+const DEMO_SCRIPT: &str = r#"{
+  "model": "mock-1",
+  "chunk_chars": 10,
+  "chunk_delay_ms": 20,
+  "turns": [
+    {"text": "I'll check the weather in three cities and the local time at once.",
+     "tool_calls": [
+       {"name": "get_weather", "input": {"city": "Paris", "unit": "celsius"}},
+       {"name": "get_weather", "input": {"city": "Tokyo", "unit": "celsius"}},
+       {"name": "get_time", "input": {"timezone": "Asia/Tokyo"}},
+       {"name": "search", "input": {"query": "umbrella advice for light rain", "limit": 3}}
+     ]},
+    {"text": "Tokyo looks rainy; let me check tomorrow's forecast there.",
+     "tool_calls": [
+       {"name": "get_forecast", "input": {"city": "Tokyo", "days": 1}},
+       {"name": "get_weather", "input": {"city": "Osaka", "unit": "celsius"}}
+     ]},
+    {"text": "Paris is sunny at 21°C. Tokyo is 17°C with light rain easing by tomorrow, and Osaka is dry. Take an umbrella in Tokyo this evening."}
+  ]
+}"#;
+
+/// Splits `s` into pieces of at most `n` characters (never inside a character).
+fn pieces(s: &str, n: usize) -> Vec<&str> {
+    let n = n.max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut count = 0;
+    for (i, _) in s.char_indices() {
+        if count == n {
+            out.push(&s[start..i]);
+            start = i;
+            count = 0;
+        }
+        count += 1;
+    }
+    if start < s.len() {
+        out.push(&s[start..]);
+    }
+    out
+}
+
+/// One SSE event to send: its `event:` name (if any) and its `data`.
+pub(crate) type WireEvent = (Option<&'static str>, String);
+
+/// The SSE events answering with `turn` (number `k`) in `provider`'s wire format.
+pub(crate) fn encode(
+    provider: Provider,
+    script: &Script,
+    k: usize,
+    turn: &ScriptTurn,
+) -> Vec<WireEvent> {
+    let n = script.chunk_chars;
+    let text = pieces(&turn.text, n);
+    let calls = &turn.tool_calls;
+    let tool_use = !calls.is_empty();
+    let out_tokens = (turn.text.len() / 4 + 20 * calls.len()) as u64;
+    let mut ev: Vec<WireEvent> = Vec::new();
+    let mut data = |name: Option<&'static str>, v: Value| ev.push((name, v.to_string()));
+    match provider {
+        Provider::Anthropic => {
+            data(
+                Some("message_start"),
+                json!({"type": "message_start", "message": {"id": format!("msg_mock_{k}"), "type": "message", "role": "assistant", "model": script.model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 100 + 50 * k, "output_tokens": 1}}}),
+            );
+            let mut index = 0;
+            if !text.is_empty() {
+                data(
+                    Some("content_block_start"),
+                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                );
+                for t in &text {
+                    data(
+                        Some("content_block_delta"),
+                        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}),
+                    );
+                }
+                data(
+                    Some("content_block_stop"),
+                    json!({"type": "content_block_stop", "index": 0}),
+                );
+                index = 1;
+            }
+            for (i, c) in calls.iter().enumerate() {
+                let id = Script::call_id(provider, k, i);
+                data(
+                    Some("content_block_start"),
+                    json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": id, "name": c.name, "input": {}}}),
+                );
+                for a in std::iter::once("").chain(pieces(c.input.get(), n)) {
+                    data(
+                        Some("content_block_delta"),
+                        json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": a}}),
+                    );
+                }
+                data(
+                    Some("content_block_stop"),
+                    json!({"type": "content_block_stop", "index": index}),
+                );
+                index += 1;
+            }
+            let stop = if tool_use { "tool_use" } else { "end_turn" };
+            data(
+                Some("message_delta"),
+                json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": out_tokens}}),
+            );
+            data(Some("message_stop"), json!({"type": "message_stop"}));
+        }
+        Provider::OpenAiChat => {
+            let chunk = |delta: Value, finish: Option<&str>| json!({"id": format!("chatcmpl-mock-{k}"), "object": "chat.completion.chunk", "model": script.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+            data(
+                None,
+                chunk(json!({"role": "assistant", "content": ""}), None),
+            );
+            for t in &text {
+                data(None, chunk(json!({"content": t}), None));
+            }
+            for (i, c) in calls.iter().enumerate() {
+                let id = Script::call_id(provider, k, i);
+                data(
+                    None,
+                    chunk(
+                        json!({"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": c.name, "arguments": ""}}]}),
+                        None,
+                    ),
+                );
+                for a in pieces(c.input.get(), n) {
+                    data(
+                        None,
+                        chunk(
+                            json!({"tool_calls": [{"index": i, "function": {"arguments": a}}]}),
+                            None,
+                        ),
+                    );
+                }
+            }
+            data(
+                None,
+                chunk(
+                    json!({}),
+                    Some(if tool_use { "tool_calls" } else { "stop" }),
+                ),
+            );
+            data(
+                None,
+                json!({"id": format!("chatcmpl-mock-{k}"), "object": "chat.completion.chunk", "model": script.model, "choices": [], "usage": {"prompt_tokens": 100 + 50 * k, "completion_tokens": out_tokens, "total_tokens": 100 + 50 * k as u64 + out_tokens}}),
+            );
+            ev.push((None, "[DONE]".into()));
+        }
+        Provider::OpenAiResponses => {
+            let rid = format!("resp_mock_{k}");
+            data(
+                Some("response.created"),
+                json!({"type": "response.created", "response": {"id": rid, "status": "in_progress", "model": script.model, "output": []}}),
+            );
+            let mut output = 0;
+            if !text.is_empty() {
+                let item = format!("msg_mock_{k}");
+                data(
+                    Some("response.output_item.added"),
+                    json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": item, "type": "message", "role": "assistant", "content": []}}),
+                );
+                data(
+                    Some("response.content_part.added"),
+                    json!({"type": "response.content_part.added", "item_id": item, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": ""}}),
+                );
+                for t in &text {
+                    data(
+                        Some("response.output_text.delta"),
+                        json!({"type": "response.output_text.delta", "item_id": item, "output_index": 0, "content_index": 0, "delta": t}),
+                    );
+                }
+                data(
+                    Some("response.content_part.done"),
+                    json!({"type": "response.content_part.done", "item_id": item, "output_index": 0, "content_index": 0}),
+                );
+                data(
+                    Some("response.output_item.done"),
+                    json!({"type": "response.output_item.done", "output_index": 0, "item": {"id": item, "type": "message"}}),
+                );
+                output = 1;
+            }
+            for (i, c) in calls.iter().enumerate() {
+                let call_id = Script::call_id(provider, k, i);
+                let item = format!("fc_mock_{k}_{i}");
+                data(
+                    Some("response.output_item.added"),
+                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": ""}}),
+                );
+                for a in pieces(c.input.get(), n) {
+                    data(
+                        Some("response.function_call_arguments.delta"),
+                        json!({"type": "response.function_call_arguments.delta", "item_id": item, "output_index": output, "delta": a}),
+                    );
+                }
+                data(
+                    Some("response.function_call_arguments.done"),
+                    json!({"type": "response.function_call_arguments.done", "item_id": item, "output_index": output, "arguments": c.input.get()}),
+                );
+                data(
+                    Some("response.output_item.done"),
+                    json!({"type": "response.output_item.done", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": c.input.get()}}),
+                );
+                output += 1;
+            }
+            data(
+                Some("response.completed"),
+                json!({"type": "response.completed", "response": {"id": rid, "status": "completed", "model": script.model, "usage": {"input_tokens": 100 + 50 * k, "output_tokens": out_tokens}}}),
+            );
+        }
+        Provider::Gemini => {
+            for t in &text {
+                data(
+                    None,
+                    json!({"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}], "modelVersion": script.model}),
+                );
+            }
+            let parts: Vec<Value> = calls
+                .iter()
+                .map(|c| {
+                    let args: Value = serde_json::from_str(c.input.get()).unwrap_or(Value::Null);
+                    json!({"functionCall": {"name": c.name, "args": args}})
+                })
+                .collect();
+            let mut last = json!({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 100 + 50 * k, "candidatesTokenCount": out_tokens}, "modelVersion": script.model});
+            if calls.is_empty() {
+                last["candidates"][0]["content"]["parts"] = json!([]);
+            }
+            data(None, last);
+        }
+        Provider::Bedrock => {}
+    }
+    ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_never_split_a_character() {
+        assert_eq!(pieces("aé€b", 2), ["aé", "€b"]);
+        assert_eq!(pieces("", 3), Vec::<&str>::new());
+        assert_eq!(pieces("abc", 0), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn every_encoding_assembles_back_to_the_script() {
+        let script = Script::default_demo();
+        for provider in [
+            Provider::Anthropic,
+            Provider::OpenAiChat,
+            Provider::OpenAiResponses,
+            Provider::Gemini,
+        ] {
+            for k in 0..script.turns.len() {
+                let turn = script.turn(k);
+                let body: String = encode(provider, &script, k, &turn)
+                    .into_iter()
+                    .map(|(name, data)| match name {
+                        Some(n) => format!("event: {n}\ndata: {data}\n\n"),
+                        None => format!("data: {data}\n\n"),
+                    })
+                    .collect();
+                let mut d = crate::StreamDecoder::new(provider);
+                let mut events = Vec::new();
+                d.push(body.as_bytes(), &mut events).unwrap();
+                d.finish(&mut events).unwrap();
+                let mut a = crate::Assembler::new();
+                for e in &events {
+                    a.push(e).unwrap();
+                }
+                let m = a.finish();
+                assert!(m.complete, "{provider} turn {k}");
+                assert_eq!(m.text(), turn.text, "{provider} turn {k}");
+                let calls: Vec<(&str, Value)> = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.input.clone().unwrap()))
+                    .collect();
+                let want: Vec<(&str, Value)> = turn
+                    .tool_calls
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.as_str(),
+                            serde_json::from_str(c.input.get()).unwrap(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(calls, want, "{provider} turn {k}");
+                let tool_use = m.stop_kind() == Some(crate::StopKind::ToolUse);
+                assert_eq!(tool_use, !turn.tool_calls.is_empty(), "{provider} turn {k}");
+            }
+        }
+    }
+}
