@@ -61,6 +61,7 @@ pub mod event;
 pub mod eventstream;
 pub mod execute;
 pub mod mock;
+pub mod preview;
 pub mod provider;
 pub mod report;
 pub mod request;
@@ -81,6 +82,7 @@ pub use error::DecodeError;
 pub use event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
 pub use eventstream::{EventStreamDecoder, EventStreamError, EventStreamLimits};
 pub use execute::{Orphan, OrphanBuffer, ToolErrorKind, ToolResult, TurnId};
+pub use preview::ArgumentPreview;
 pub use provider::{
     OpenAiChatDecoder, OpenAiChatOptions, Provider, ProviderChoice, ProviderDecoder,
     UnknownProviderName,
