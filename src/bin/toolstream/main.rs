@@ -9,6 +9,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod demo;
 mod run;
 
 use std::num::NonZeroUsize;
@@ -50,6 +51,40 @@ enum Command {
         provider: ProviderChoice,
         /// Input file, or `-` for standard input.
         file: PathBuf,
+    },
+    /// The demonstration: a mock provider on loopback, a multi-turn conversation with
+    /// parallel tools over real HTTP, eager vs batched (no network, no API key).
+    Demo {
+        /// Also write a timeline chart (SVG) to this file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+    /// Run the mock provider server (prints its address first).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: std::net::SocketAddr,
+        /// A script file (see the README); the demo's script by default.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+    },
+    /// Send one message to a real provider (API key from its usual environment variable)
+    /// with the demo's simulated tools, printing text as it streams.
+    Chat {
+        /// anthropic, openai-chat, openai-responses or gemini.
+        #[arg(long)]
+        provider: toolstream::Provider,
+        /// The model (a sensible default per provider).
+        #[arg(long)]
+        model: Option<String>,
+        /// Send requests here instead (a proxy, a compatible server, `toolstream serve`).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// batched, eager or per-tool.
+        #[arg(long, default_value = "eager")]
+        dispatch: DispatchPolicy,
+        /// The message.
+        message: String,
     },
     /// Replay a stream, run simulated tools, print tool events and the next message.
     Run {
@@ -221,6 +256,28 @@ fn main() -> ExitCode {
         Command::Sse { file } => run_sse(file, &mut out),
         Command::Events { provider, file } => run_events(*provider, file, &mut out),
         Command::Turn { provider, file } => run_turn(*provider, file, &mut out),
+        Command::Demo { svg } => demo::demo(svg.as_deref()).map_err(Failure::Input),
+        Command::Serve { addr, script } => {
+            demo::serve(*addr, script.as_deref()).map_err(Failure::Input)
+        }
+        Command::Chat {
+            provider,
+            model,
+            base_url,
+            dispatch,
+            message,
+        } => {
+            let model = model.clone().unwrap_or_else(|| {
+                match provider {
+                    toolstream::Provider::Anthropic => "claude-sonnet-4-5",
+                    toolstream::Provider::Gemini => "gemini-2.5-flash",
+                    _ => "gpt-4.1-mini",
+                }
+                .to_owned()
+            });
+            demo::chat(*provider, &model, base_url.as_deref(), message, *dispatch)
+                .map_err(Failure::Input)
+        }
         Command::Run {
             provider,
             file,
