@@ -222,6 +222,7 @@ impl Executor {
         let semaphore = self.semaphore.clone();
         let events = self.events_tx.clone();
         let index = call.index;
+        let tool_name = call.name.clone();
         // Only blocking work can outlive its slot; only it needs to know where to go.
         let late = match call.runner {
             Runner::Blocking(_) => Some((
@@ -256,7 +257,10 @@ impl Executor {
             let _ = events.send(TaskEvent::Finished(index, outcome));
             drop(permit);
         };
-        let handle = self.tasks.spawn(task);
+        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = %tool_name);
+        let handle = self
+            .tasks
+            .spawn(tracing::Instrument::instrument(task, span));
         self.ids.insert(handle.id(), index);
         self.aborts.insert(index, handle);
     }
