@@ -54,6 +54,7 @@
 pub mod assemble;
 pub mod client;
 pub mod conversation;
+pub mod corpus;
 pub mod decode;
 pub mod dispatch;
 pub mod error;

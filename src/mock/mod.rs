@@ -21,6 +21,17 @@ mod script;
 
 pub use script::{Script, ScriptCall, ScriptTurn};
 
+/// The SSE events (`event:` name, `data`) answering with `turn`, number `k`, in
+/// `provider`'s wire format: what the server streams, for corpora and tests.
+pub fn encode_turn(
+    provider: Provider,
+    script: &Script,
+    k: usize,
+    turn: &ScriptTurn,
+) -> Vec<(Option<&'static str>, String)> {
+    script::encode(provider, script, k, turn)
+}
+
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};

@@ -9,6 +9,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
 mod demo;
 mod run;
 
@@ -58,6 +59,24 @@ enum Command {
         /// Also write a timeline chart (SVG) to this file.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+    },
+    /// Parse-and-assemble throughput beside eventsource-stream + serde_json::Value and a
+    /// typed serde_json parse of the payloads, measured in the same run.
+    Bench {
+        /// The provider (for FILE: auto detects; for the generated corpus: anthropic).
+        #[arg(long, default_value = "auto")]
+        provider: ProviderChoice,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Chunk size in bytes.
+        #[arg(long, default_value = "8192")]
+        chunk: NonZeroUsize,
+        /// Size of the generated corpus in MB (without FILE).
+        #[arg(long, default_value = "16")]
+        mb: NonZeroUsize,
+        /// A recorded stream; a generated corpus when absent.
+        file: Option<PathBuf>,
     },
     /// Run the mock provider server (prints its address first).
     Serve {
@@ -257,6 +276,15 @@ fn main() -> ExitCode {
         Command::Events { provider, file } => run_events(*provider, file, &mut out),
         Command::Turn { provider, file } => run_turn(*provider, file, &mut out),
         Command::Demo { svg } => demo::demo(svg.as_deref()).map_err(Failure::Input),
+        Command::Bench {
+            provider,
+            json,
+            chunk,
+            mb,
+            file,
+        } => bench::bench(*provider, file.as_deref(), chunk.get(), mb.get(), *json)
+            .map_err(Failure::Input)
+            .and_then(|report| writeln!(out, "{report}").map_err(Failure::Output)),
         Command::Serve { addr, script } => {
             demo::serve(*addr, script.as_deref()).map_err(Failure::Input)
         }
