@@ -163,53 +163,70 @@ pub(crate) fn encode(
     let mut ev: Vec<WireEvent> = Vec::new();
     let mut data = |name: Option<&'static str>, v: Value| ev.push((name, v.to_string()));
     match provider {
+        // Key order as the API writes it (the decoders do not care; fast paths and byte
+        // comparisons do).
         Provider::Anthropic => {
-            data(
-                Some("message_start"),
-                json!({"type": "message_start", "message": {"id": format!("msg_mock_{k}"), "type": "message", "role": "assistant", "model": script.model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 100 + 50 * k, "output_tokens": 1}}}),
+            let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
+            let mut raw = |name: &'static str, v: String| ev.push((Some(name), v));
+            raw(
+                "message_start",
+                format!(
+                    r#"{{"type":"message_start","message":{{"id":"msg_mock_{k}","type":"message","role":"assistant","model":{},"content":[],"stop_reason":null,"stop_sequence":null,"usage":{{"input_tokens":{},"output_tokens":1}}}}}}"#,
+                    q(&script.model),
+                    100 + 50 * k
+                ),
             );
             let mut index = 0;
             if !text.is_empty() {
-                data(
-                    Some("content_block_start"),
-                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-                );
+                raw("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#.to_owned());
                 for t in &text {
-                    data(
-                        Some("content_block_delta"),
-                        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}),
+                    raw(
+                        "content_block_delta",
+                        format!(
+                            r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":{}}}}}"#,
+                            q(t)
+                        ),
                     );
                 }
-                data(
-                    Some("content_block_stop"),
-                    json!({"type": "content_block_stop", "index": 0}),
+                raw(
+                    "content_block_stop",
+                    r#"{"type":"content_block_stop","index":0}"#.to_owned(),
                 );
                 index = 1;
             }
             for (i, c) in calls.iter().enumerate() {
-                let id = Script::call_id(provider, k, i);
-                data(
-                    Some("content_block_start"),
-                    json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": id, "name": c.name, "input": {}}}),
+                let id = Script::call_id(provider, k, i).unwrap_or_default();
+                raw(
+                    "content_block_start",
+                    format!(
+                        r#"{{"type":"content_block_start","index":{index},"content_block":{{"type":"tool_use","id":{},"name":{},"input":{{}}}}}}"#,
+                        q(&id),
+                        q(&c.name)
+                    ),
                 );
                 for a in std::iter::once("").chain(pieces(c.input.get(), n)) {
-                    data(
-                        Some("content_block_delta"),
-                        json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": a}}),
+                    raw(
+                        "content_block_delta",
+                        format!(
+                            r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"input_json_delta","partial_json":{}}}}}"#,
+                            q(a)
+                        ),
                     );
                 }
-                data(
-                    Some("content_block_stop"),
-                    json!({"type": "content_block_stop", "index": index}),
+                raw(
+                    "content_block_stop",
+                    format!(r#"{{"type":"content_block_stop","index":{index}}}"#),
                 );
                 index += 1;
             }
             let stop = if tool_use { "tool_use" } else { "end_turn" };
-            data(
-                Some("message_delta"),
-                json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": out_tokens}}),
+            raw(
+                "message_delta",
+                format!(
+                    r#"{{"type":"message_delta","delta":{{"stop_reason":"{stop}","stop_sequence":null}},"usage":{{"output_tokens":{out_tokens}}}}}"#
+                ),
             );
-            data(Some("message_stop"), json!({"type": "message_stop"}));
+            raw("message_stop", r#"{"type":"message_stop"}"#.to_owned());
         }
         Provider::OpenAiChat => {
             let chunk = |delta: Value, finish: Option<&str>| json!({"id": format!("chatcmpl-mock-{k}"), "object": "chat.completion.chunk", "model": script.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});

@@ -15,6 +15,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+mod fast;
+
 use super::{parse_typed, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
@@ -152,6 +154,10 @@ impl AnthropicDecoder {
     /// [`DecodeError::InvalidPayload`] when the payload is not JSON or a known event lacks
     /// a field it needs (`index`, `content_block`, `delta`).
     pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        if let Some(event) = fast::delta(data) {
+            out.push(event);
+            return Ok(());
+        }
         let Some(p) = parse_typed::<Payload>(Provider::Anthropic, data, is_known)? else {
             return Ok(());
         };
