@@ -133,7 +133,10 @@ impl ModelClient {
             return Err(ClientError::Unsupported(provider));
         }
         Ok(ModelClient {
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(ClientError::Transport)?,
             provider,
             base_url: Self::default_base_url(provider).to_owned(),
             api_key: api_key.into(),
@@ -303,15 +306,23 @@ impl ModelClient {
                     ));
                 }
                 if !tools.is_empty() {
+                    // Gemini refuses an OBJECT schema without properties: such a tool is
+                    // declared with no parameters at all.
                     let decls = tools
                         .iter()
                         .zip(&schemas)
                         .map(|(t, s)| {
-                            J::Obj(vec![
+                            let mut d = vec![
                                 ("name", J::Str(&t.name)),
                                 ("description", J::Str(&t.description)),
-                                ("parameters", J::Raw(s)),
-                            ])
+                            ];
+                            let has_properties = t.schema["properties"]
+                                .as_object()
+                                .is_some_and(|p| !p.is_empty());
+                            if has_properties {
+                                d.push(("parameters", J::Raw(s)));
+                            }
+                            J::Obj(d)
                         })
                         .collect();
                     f.push((

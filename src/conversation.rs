@@ -168,11 +168,21 @@ impl Conversation {
                 tracing::info_span!("turn", turn = turn.0, provider = %self.client.provider());
             let started = start.elapsed();
             let outcome = async {
-                let events = self
-                    .client
-                    .stream(&self.history, &definitions)
-                    .await
-                    .map_err(ConversationError::Client)?;
+                // The turn deadline covers the request too (a server that never answers).
+                let request = self.client.stream(&self.history, &definitions);
+                let events = match self.config.turn_timeout {
+                    Some(limit) => tokio::time::timeout(limit, request).await.map_err(|_| {
+                        ConversationError::TurnFailed {
+                            turn,
+                            reason: format!(
+                                "no response within the turn deadline of {} ms",
+                                limit.as_millis()
+                            ),
+                        }
+                    })?,
+                    None => request.await,
+                }
+                .map_err(ConversationError::Client)?;
                 let mut config = TurnConfig::new(self.client.provider())
                     .policy(self.config.policy)
                     .concurrency(self.config.concurrency)
@@ -207,7 +217,10 @@ impl Conversation {
             .instrument(span)
             .await?;
             let committed = outcome.committed;
+            // An answer ends the loop; an answer that still carries tool calls (servers
+            // that end tool-call turns with `stop`) cannot enter history without results.
             let finished = outcome.message.complete
+                && outcome.message.tool_calls.is_empty()
                 && matches!(
                     outcome.message.stop_kind(),
                     Some(StopKind::EndTurn | StopKind::StopSequence)
@@ -252,7 +265,11 @@ impl Conversation {
                 self.history.push(raw.to_owned());
             }
         };
-        push(&outcome.assistant_message);
+        // An empty answer (no text, no calls) is not a message the providers accept back.
+        let m = &outcome.message;
+        if !m.text().trim().is_empty() || !m.tool_calls.is_empty() {
+            push(&outcome.assistant_message);
+        }
         if let Some(results) = &outcome.results_message {
             push(results);
         }

@@ -79,7 +79,7 @@ pub fn assistant_message(provider: Provider, message: &AssembledMessage) -> Box<
                         ("thinking", J::Str(&b.text)),
                         ("signature", J::Str(&b.signature)),
                     ])),
-                    (Block::Text, _) if !b.text.is_empty() => parts.push(J::Obj(vec![
+                    (Block::Text, _) if !b.text.trim().is_empty() => parts.push(J::Obj(vec![
                         ("type", J::Str("text")),
                         ("text", J::Str(&b.text)),
                     ])),
@@ -132,6 +132,7 @@ pub fn assistant_message(provider: Provider, message: &AssembledMessage) -> Box<
                         J::Arr(vec![J::Obj(vec![
                             ("type", J::Str("output_text")),
                             ("text", J::Str(&text)),
+                            ("annotations", J::Arr(Vec::new())),
                         ])]),
                     ),
                 ]));

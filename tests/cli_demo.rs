@@ -30,6 +30,7 @@ fn demo_runs_offline_and_writes_a_timeline() {
         "conversation",
         // The batched run repeats the eager run's history byte for byte: all hits.
         "prompt cache: 4 hits, 0 misses, 2 first requests; 0 order violations, 0 refused requests",
+        "eager and batched histories are byte-identical",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
     }
@@ -44,16 +45,28 @@ fn demo_runs_offline_and_writes_a_timeline() {
     );
 }
 
+/// Kills and reaps the server however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn serve_prints_its_address_and_answers() {
-    let mut child = bin()
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        bin()
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
     let base = first.trim().to_owned();
@@ -77,8 +90,7 @@ fn serve_prints_its_address_and_answers() {
         let body = response.text().await?;
         Ok::<_, reqwest::Error>((status, kind, body))
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     let (status, kind, body) = result.unwrap();
     assert_eq!(status, 200);
     assert_eq!(kind, "text/event-stream");

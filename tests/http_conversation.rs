@@ -187,6 +187,7 @@ async fn a_reordered_history_is_a_cache_miss() {
     let response = reqwest::Client::new()
         .post(format!("{}/v1/messages", server.base_url()))
         .header("x-api-key", "k")
+        .header("anthropic-version", "2023-06-01")
         .body(body)
         .send()
         .await
@@ -237,4 +238,56 @@ async fn the_server_refuses_unanswered_calls_and_missing_keys() {
         "{err}"
     );
     assert!(server.stats().rejected >= 2);
+}
+
+/// A run that lists results in completion order (what a framework appending results as
+/// tools finish would send) is a miss at the first reordered request, and an order
+/// violation, even though each request on its own is valid.
+#[tokio::test]
+async fn a_run_with_results_in_completion_order_misses() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), fast_script())
+        .await
+        .unwrap();
+    let conversation = converse(&server, Provider::Anthropic, DispatchPolicy::Eager, 5).await;
+    let mut history: Vec<Box<serde_json::value::RawValue>> = conversation.history()[..3].to_vec();
+    let mut results: Value = serde_json::from_str(history[2].get()).unwrap();
+    results["content"].as_array_mut().unwrap().reverse();
+    history[2] = serde_json::value::to_raw_value(&results).unwrap();
+    let client = ModelClient::new(Provider::Anthropic, "mock-1", "k")
+        .unwrap()
+        .base_url(server.base_url())
+        .system("You are a weather assistant.");
+    let before = server.stats();
+    let events = client.stream(&history, &tools(0).definitions()).await;
+    assert!(events.is_ok(), "a reordered request is still valid");
+    let after = server.stats();
+    assert_eq!(after.cache_misses, before.cache_misses + 1);
+    assert_eq!(after.order_violations, before.order_violations + 1);
+}
+
+#[tokio::test]
+async fn the_server_refuses_empty_assistant_messages_and_missing_fields() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), fast_script())
+        .await
+        .unwrap();
+    let post = |body: &'static str, version: bool| {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}/v1/messages", server.base_url()))
+            .header("x-api-key", "k");
+        if version {
+            r = r.header("anthropic-version", "2023-06-01");
+        }
+        r.body(body).send()
+    };
+    let empty = r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[]},{"role":"user","content":"again"}]}"#;
+    assert_eq!(post(empty, true).await.unwrap().status(), 400);
+    let no_max = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    assert_eq!(post(no_max, true).await.unwrap().status(), 400);
+    let fine = r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
+    assert_eq!(
+        post(fine, false).await.unwrap().status(),
+        400,
+        "anthropic-version is required"
+    );
+    assert_eq!(post(fine, true).await.unwrap().status(), 200);
 }

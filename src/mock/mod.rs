@@ -86,6 +86,8 @@ impl MockStats {
 struct Shared {
     stats: MockStats,
     prefixes: HashSet<u64>,
+    /// Prefix hash through an assistant turn → hash of the message that followed it.
+    followers: std::collections::HashMap<u64, u64>,
 }
 
 #[derive(Clone)]
@@ -228,11 +230,15 @@ fn parse(provider: Provider, body: &[u8], model: Option<&str>) -> Result<Request
         system_instruction: Option<&'a RawValue>,
         #[serde(borrow)]
         tools: Option<&'a RawValue>,
+        max_tokens: Option<u64>,
         messages: Option<Vec<Box<RawValue>>>,
         input: Option<Vec<Box<RawValue>>>,
         contents: Option<Vec<Box<RawValue>>>,
     }
     let b: Body = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+    if provider == Provider::Anthropic && b.max_tokens.is_none() {
+        return Err("max_tokens: Field required".into());
+    }
     let raw = |v: Option<&RawValue>| v.map(|v| v.get().to_owned()).unwrap_or_default();
     let header = vec![
         model.map(str::to_owned).unwrap_or_else(|| raw(b.model)),
@@ -318,6 +324,104 @@ fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
     }
 }
 
+/// The call ids (names for Gemini) an assistant message asks for.
+fn calls_of(provider: Provider, m: &Value) -> Vec<String> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let each = |list: &Value, f: &dyn Fn(&Value) -> Option<String>| -> Vec<String> {
+        list.as_array()
+            .map(|a| a.iter().filter_map(f).collect())
+            .unwrap_or_default()
+    };
+    match provider {
+        Provider::Anthropic => each(&m["content"], &|b| {
+            (b["type"] == "tool_use").then(|| text(&b["id"]))
+        }),
+        Provider::OpenAiChat => each(&m["tool_calls"], &|c| Some(text(&c["id"]))),
+        Provider::OpenAiResponses if m["type"] == "function_call" => vec![text(&m["call_id"])],
+        Provider::OpenAiResponses => Vec::new(),
+        _ => each(&m["parts"], &|p| {
+            p.get("functionCall").map(|f| text(&f["name"]))
+        }),
+    }
+}
+
+/// The ids (names for Gemini) answered by the message(s) starting at `j`.
+fn results_at(provider: Provider, messages: &[Value], j: usize) -> Vec<String> {
+    let rest = &messages[j.min(messages.len())..];
+    let run = |is: &dyn Fn(&Value) -> bool, id: &str| -> Vec<String> {
+        rest.iter()
+            .take_while(|m| is(m))
+            .map(|m| m[id].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    match provider {
+        Provider::OpenAiChat => run(&|m| m["role"] == "tool", "tool_call_id"),
+        Provider::OpenAiResponses => run(&|m| m["type"] == "function_call_output", "call_id"),
+        _ => analyze(provider, &rest[..rest.len().min(1)]).results,
+    }
+}
+
+/// Checks every assistant turn of the history: not empty, and its calls all answered by
+/// what follows it. Returns whether some answers came in another order than the calls,
+/// and for each turn followed by something, (its end in prefix-hash positions, the index
+/// of the message after it).
+fn check_turns(
+    provider: Provider,
+    messages: &[Value],
+) -> Result<(bool, Vec<(usize, usize)>), String> {
+    let assistant = |m: &Value| match provider {
+        Provider::Gemini => m["role"] == "model",
+        Provider::OpenAiResponses => m["role"] == "assistant" || m["type"] == "function_call",
+        _ => m["role"] == "assistant",
+    };
+    let mut order_violation = false;
+    let mut followers = Vec::new();
+    let mut i = 0;
+    while i < messages.len() {
+        if !assistant(&messages[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut calls = Vec::new();
+        while i < messages.len() && assistant(&messages[i]) {
+            let m = &messages[i];
+            let empty = match provider {
+                Provider::Anthropic => m["content"].as_array().is_some_and(Vec::is_empty),
+                Provider::Gemini => m["parts"].as_array().is_some_and(Vec::is_empty),
+                _ => false,
+            };
+            if empty {
+                return Err(format!(
+                    "message {i}: an assistant message must not be empty"
+                ));
+            }
+            calls.extend(calls_of(provider, m));
+            i += 1;
+            if provider != Provider::OpenAiResponses {
+                break;
+            }
+        }
+        if i < messages.len() {
+            followers.push((i, i));
+        }
+        if calls.is_empty() {
+            continue;
+        }
+        let answered = results_at(provider, messages, i);
+        let (mut want, mut got) = (calls.clone(), answered.clone());
+        want.sort();
+        got.sort();
+        if want != got {
+            return Err(format!(
+                "tool results must answer every tool call of the assistant turn at message {start}: expected {calls:?}, got {answered:?}"
+            ));
+        }
+        order_violation |= calls != answered;
+    }
+    Ok((order_violation, followers))
+}
+
 fn trailing(
     messages: &[Value],
     is: impl Fn(&Value) -> bool,
@@ -348,6 +452,12 @@ async fn serve(
     if !has_key(provider, &headers) {
         return reject(StatusCode::UNAUTHORIZED, "missing or empty API key");
     }
+    if provider == Provider::Anthropic && headers.get("anthropic-version").is_none() {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            "anthropic-version: header is required",
+        );
+    }
     let request = match parse(provider, &body, model.as_deref()) {
         Ok(r) => r,
         Err(e) => return reject(StatusCode::BAD_REQUEST, &e),
@@ -361,31 +471,13 @@ async fn serve(
         return reject(StatusCode::BAD_REQUEST, "a message is not valid JSON");
     };
     let a = analyze(provider, &values);
+    // Every assistant turn's calls must be answered by the message(s) right after it,
+    // by id (by name for Gemini); a different order is counted, as it breaks caching.
+    let (order_violation, followers) = match check_turns(provider, &values) {
+        Ok(checked) => checked,
+        Err(message) => return reject(StatusCode::BAD_REQUEST, &message),
+    };
     let script = &state.script;
-    // The previous turn's calls must all be answered, by id (by name for Gemini).
-    let mut order_violation = false;
-    if a.turns > 0 {
-        let previous = script.turn(a.turns - 1);
-        let expected: Vec<String> = previous
-            .tool_calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                Script::call_id(provider, a.turns - 1, i).unwrap_or_else(|| c.name.clone())
-            })
-            .collect();
-        let (mut e, mut g) = (expected.clone(), a.results.clone());
-        e.sort();
-        g.sort();
-        if e != g {
-            let message = format!(
-                "tool results must answer every tool call of the previous assistant turn: expected {expected:?}, got {:?}",
-                a.results
-            );
-            return reject(StatusCode::BAD_REQUEST, &message);
-        }
-        order_violation = expected != a.results;
-    }
     let cache = {
         let mut shared = lock(&state.shared);
         let mut h = hash_step(0, &request.header.concat());
@@ -398,6 +490,20 @@ async fn serve(
             .iter()
             .rposition(|h| shared.prefixes.contains(h))
             .unwrap_or(0);
+        // A known prefix ending with an assistant turn followed by a different message
+        // than before (the same calls answered in another order, say) cannot be cached.
+        let mut diverged = false;
+        for &(end, next) in &followers {
+            let key = hashes[end];
+            let next = hash_step(0, request.messages[next].get());
+            match shared.followers.get(&key) {
+                Some(&seen) if seen != next => diverged = true,
+                Some(_) => {}
+                None => {
+                    shared.followers.insert(key, next);
+                }
+            }
+        }
         shared.prefixes.extend(hashes);
         let s = &mut shared.stats;
         s.requests += 1;
@@ -405,7 +511,7 @@ async fn serve(
         if a.turns == 0 {
             s.cache_writes += 1;
             "write"
-        } else if cached >= a.last_assistant {
+        } else if cached >= a.last_assistant && !diverged {
             s.cache_hits += 1;
             "hit"
         } else {

@@ -103,6 +103,8 @@ struct ModeRun {
     policy: DispatchPolicy,
     records: Vec<TurnRecord>,
     bars: Vec<Bar>,
+    /// The conversation's history as sent, for the byte-stability comparison.
+    history: Vec<String>,
 }
 
 /// What the event callback tracks.
@@ -280,10 +282,16 @@ async fn run_mode(
         .map_err(|e| e.to_string())?;
     let mut bars = std::mem::take(&mut live.lock().unwrap_or_else(|p| p.into_inner()).bars);
     bars.sort_by_key(|b| b.key);
+    let history = conversation
+        .history()
+        .iter()
+        .map(|m| m.get().to_owned())
+        .collect();
     Ok(ModeRun {
         policy,
         records,
         bars,
+        history,
     })
 }
 
@@ -364,9 +372,14 @@ fn summary(runs: &[ModeRun], stats: &MockStats) {
         "prompt cache: {} hits, {} misses, {} first requests; {} order violations, {} refused requests",
         stats.cache_hits, stats.cache_misses, stats.cache_writes, stats.order_violations, stats.rejected
     );
-    println!(
-        "the batched run sent byte-identical histories: results are ordered by request, not by completion"
-    );
+    if runs[0].history == runs[1].history {
+        println!(
+            "eager and batched histories are byte-identical ({} messages): results are ordered by request, not by completion",
+            runs[0].history.len()
+        );
+    } else {
+        println!("eager and batched histories differ");
+    }
 }
 
 fn escape(s: &str) -> String {
