@@ -5,7 +5,7 @@ use crate::error::DecodeError;
 use crate::event::StreamEvent;
 use crate::eventstream::{EventStreamDecoder, EventStreamLimits, Message};
 use crate::provider::{Provider, ProviderChoice, ProviderDecoder};
-use crate::sse::{SseDecoder, SseEvent, SseLimits};
+use crate::sse::{SseDecoder, SseLimits};
 
 /// Limits for the framing layer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,10 +55,11 @@ pub struct StreamDecoder {
     framing: Framing,
     limits: FramingLimits,
     provider: ProviderDecoder,
-    sse_events: Vec<SseEvent>,
     messages: Vec<Message>,
     truncated: bool,
     seen_input: bool,
+    /// The first payload error of the chunk being decoded.
+    first_error: Option<DecodeError>,
 }
 
 impl StreamDecoder {
@@ -87,10 +88,10 @@ impl StreamDecoder {
             framing,
             limits,
             provider,
-            sse_events: Vec::new(),
             messages: Vec::new(),
             truncated: false,
             seen_input: false,
+            first_error: None,
         }
     }
 
@@ -146,9 +147,17 @@ impl StreamDecoder {
             }
         }
         let framed = match &mut self.framing {
-            Framing::Sse(d) => d
-                .push(chunk, &mut self.sse_events)
-                .map_err(DecodeError::from),
+            // Each event goes straight from the SSE decoder's buffer to the provider decoder.
+            Framing::Sse(d) => {
+                let provider = &mut self.provider;
+                let first = &mut self.first_error;
+                d.push_with(chunk, |e| {
+                    if let Err(err) = provider.push_sse_ref(&e, out) {
+                        first.get_or_insert(err);
+                    }
+                })
+                .map_err(DecodeError::from)
+            }
             Framing::EventStream(d) => d.push(chunk, &mut self.messages).map_err(DecodeError::from),
             Framing::Failed => return Err(DecodeError::Failed),
             Framing::Undecided => unreachable!("decided above"),
@@ -185,12 +194,7 @@ impl StreamDecoder {
     /// Hands the framed payloads to the provider decoder. Every payload is decoded even
     /// when one fails; the first error is returned.
     fn drain(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        let mut first_error = None;
-        for e in self.sse_events.drain(..) {
-            if let Err(err) = self.provider.push_sse(&e, out) {
-                first_error.get_or_insert(err);
-            }
-        }
+        let mut first_error = self.first_error.take();
         for m in self.messages.drain(..) {
             if let Err(err) = self.provider.push_message(&m, out) {
                 first_error.get_or_insert(err);

@@ -88,7 +88,7 @@ pub use provider::{
     OpenAiChatDecoder, OpenAiChatOptions, Provider, ProviderChoice, ProviderDecoder,
     UnknownProviderName,
 };
-pub use sse::{SseDecoder, SseError, SseEvent, SseLimits};
+pub use sse::{SseDecoder, SseError, SseEvent, SseEventRef, SseLimits};
 pub use stream::{
     ByteStreamExt, DecodeFrom, Decoded, EventsourceEvents, EventsourceExt, PushDecoder, StreamError,
 };

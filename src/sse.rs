@@ -337,6 +337,28 @@ impl SseDecoder {
     /// events completed earlier in the same chunk are already in `out`. The decoder is
     /// then fused and returns [`SseError::Failed`].
     pub fn push(&mut self, input: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        self.run(input, &mut |e: SseEventRef<'_>| out.push(e.to_event()))
+    }
+
+    /// Decodes `input`, handing every event it completes to `sink` as a borrowed
+    /// [`SseEventRef`]: no allocation per event when the data is valid UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push).
+    pub fn push_with<F: FnMut(SseEventRef<'_>)>(
+        &mut self,
+        input: &[u8],
+        mut sink: F,
+    ) -> Result<(), SseError> {
+        self.run(input, &mut sink)
+    }
+
+    fn run<F: FnMut(SseEventRef<'_>)>(
+        &mut self,
+        input: &[u8],
+        sink: &mut F,
+    ) -> Result<(), SseError> {
         let mut i = 0;
         while i < input.len() {
             match self.state {
@@ -357,7 +379,7 @@ impl SseDecoder {
                         // Not a BOM after all: replay the bytes that matched so far.
                         self.state = State::LineStart { after_cr: false };
                         let partial = BOM;
-                        self.push(&partial[..matched as usize], out)?;
+                        self.run(&partial[..matched as usize], sink)?;
                     }
                 }
                 State::LineStart { after_cr } => {
@@ -367,7 +389,7 @@ impl SseDecoder {
                         b'\n' if after_cr => self.state = State::LineStart { after_cr: false },
                         // "If the line is empty (a blank line): Dispatch the event."
                         b'\n' | b'\r' => {
-                            self.dispatch(out);
+                            self.dispatch(sink);
                             self.state = State::LineStart {
                                 after_cr: b == b'\r',
                             };
@@ -561,7 +583,7 @@ impl SseDecoder {
     }
 
     /// The "dispatch the event" steps.
-    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+    fn dispatch<F: FnMut(SseEventRef<'_>)>(&mut self, sink: &mut F) {
         self.pending = false;
         // "If the data buffer is an empty string, set the data buffer and the event type
         // buffer to the empty string and return."
@@ -574,30 +596,71 @@ impl SseDecoder {
         if self.data.last() == Some(&b'\n') {
             self.data.pop();
         }
-        let data = match std::str::from_utf8(&self.data) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(&self.data).into_owned(),
-        };
         // "Initialize event's type attribute to "message" ... If the event type buffer has a
         // value other than the empty string, change the type of the newly created event to
         // equal the value of the event type buffer."
         let event = if self.event_type.is_empty() {
-            self.message_type.clone()
+            &self.message_type
         } else {
             if self.last_type.as_bytes() != self.event_type.as_slice() {
                 self.last_type = Arc::from(String::from_utf8_lossy(&self.event_type));
             }
-            self.last_type.clone()
+            &self.last_type
         };
-        out.push(SseEvent {
+        sink(SseEventRef {
             event,
-            data,
-            id: self.last_id.clone(),
+            // `from_utf8` is the fast check; the lossy repair only runs for invalid input.
+            data: match std::str::from_utf8(&self.data) {
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(&self.data),
+            },
+            id: &self.last_id,
             retry: self.retry,
         });
         // "Set the data buffer and the event type buffer to the empty string."
         self.data.clear();
         self.event_type.clear();
+    }
+}
+
+/// A dispatched event borrowed from the decoder (see [`SseDecoder::push_with`]).
+#[derive(Debug)]
+pub struct SseEventRef<'a> {
+    event: &'a Arc<str>,
+    data: std::borrow::Cow<'a, str>,
+    id: &'a Arc<str>,
+    retry: Option<u64>,
+}
+
+impl SseEventRef<'_> {
+    /// The event type.
+    pub fn event(&self) -> &str {
+        self.event
+    }
+
+    /// The data.
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+
+    /// The last event id.
+    pub fn id(&self) -> &str {
+        self.id
+    }
+
+    /// The reconnection time in milliseconds.
+    pub fn retry(&self) -> Option<u64> {
+        self.retry
+    }
+
+    /// An owned copy.
+    pub fn to_event(&self) -> SseEvent {
+        SseEvent {
+            event: self.event.clone(),
+            data: self.data.clone().into_owned(),
+            id: self.id.clone(),
+            retry: self.retry,
+        }
     }
 }
 

@@ -24,7 +24,38 @@ use serde::Deserialize;
 use crate::error::DecodeError;
 use crate::event::StreamEvent;
 use crate::eventstream::Message;
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseEventRef};
+
+/// What the decoders need from an SSE event, owned or borrowed.
+trait SseLike {
+    fn event(&self) -> &str;
+    fn data(&self) -> &str;
+    fn to_event(&self) -> SseEvent;
+}
+
+impl SseLike for SseEvent {
+    fn event(&self) -> &str {
+        SseEvent::event(self)
+    }
+    fn data(&self) -> &str {
+        SseEvent::data(self)
+    }
+    fn to_event(&self) -> SseEvent {
+        self.clone()
+    }
+}
+
+impl SseLike for SseEventRef<'_> {
+    fn event(&self) -> &str {
+        SseEventRef::event(self)
+    }
+    fn data(&self) -> &str {
+        SseEventRef::data(self)
+    }
+    fn to_event(&self) -> SseEvent {
+        SseEventRef::to_event(self)
+    }
+}
 
 pub use anthropic::AnthropicDecoder;
 pub use bedrock::BedrockDecoder;
@@ -209,6 +240,27 @@ impl ProviderDecoder {
         event: &SseEvent,
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), DecodeError> {
+        self.push_any(event, out)
+    }
+
+    /// Decodes one SSE event borrowed from the decoder (no copy of its data).
+    ///
+    /// # Errors
+    ///
+    /// As [`push_sse`](Self::push_sse).
+    pub fn push_sse_ref(
+        &mut self,
+        event: &SseEventRef<'_>,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
+        self.push_any(event, out)
+    }
+
+    fn push_any<E: SseLike>(
+        &mut self,
+        event: &E,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
         let result = match self {
             ProviderDecoder::Anthropic(d) => d.push(event.data(), out),
             ProviderDecoder::OpenAiChat(d) => d.push(event.data(), out),
@@ -224,10 +276,13 @@ impl ProviderDecoder {
                     // Replay everything, the current event included, even past a bad one;
                     // report the first error.
                     let mut first_error = None;
-                    for e in held.iter().chain(std::iter::once(event)) {
+                    for e in &held {
                         if let Err(err) = self.push_sse(e, out) {
                             first_error.get_or_insert(err);
                         }
+                    }
+                    if let Err(err) = self.push_any(event, out) {
+                        first_error.get_or_insert(err);
                     }
                     first_error.map_or(Ok(()), Err)
                 }
@@ -235,7 +290,7 @@ impl ProviderDecoder {
                     let bytes =
                         held.iter().map(|e| e.data().len()).sum::<usize>() + event.data().len();
                     if held.len() < AUTO_MAX_HELD && bytes <= AUTO_MAX_HELD_BYTES {
-                        held.push(event.clone());
+                        held.push(event.to_event());
                         Ok(())
                     } else {
                         Err(DecodeError::UnknownProvider {
