@@ -183,7 +183,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn next_request(delays: &[u64], policy: DispatchPolicy) -> String {
     let mut tools = ToolRegistry::new();
     for (i, &ms) in delays.iter().enumerate() {
-        tools = tools.with_raw_fn(&format!("t{i}"), move |input| {
+        tools = tools.with_raw_fn(format!("t{i}"), move |input| {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Ok(format!("ok {input}"))
@@ -250,7 +250,7 @@ proptest! {
         let mut tools = ToolRegistry::new();
         for (i, &f) in faults.iter().enumerate() {
             let seen = seen.clone();
-            tools = tools.with_raw_fn(&format!("t{i}"), move |_| {
+            tools = tools.with_raw_fn(format!("t{i}"), move |_| {
                 *seen.lock().unwrap().entry(i).or_default() += 1;
                 Box::pin(async move {
                     match f {
