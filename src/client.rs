@@ -215,18 +215,10 @@ impl ModelClient {
                     f.push(("system", J::Str(s)));
                 }
                 if !tools.is_empty() {
-                    let t = tools
-                        .iter()
-                        .zip(&schemas)
-                        .map(|(t, s)| {
-                            J::Obj(vec![
-                                ("name", J::Str(&t.name)),
-                                ("description", J::Str(&t.description)),
-                                ("input_schema", J::Raw(s)),
-                            ])
-                        })
-                        .collect();
-                    f.push(("tools", J::Arr(t)));
+                    f.push((
+                        "tools",
+                        tool_defs(tools, &schemas, |_| Some("input_schema"), J::Obj),
+                    ));
                 }
                 f.push(("messages", messages));
                 J::Obj(f)
@@ -249,24 +241,12 @@ impl ModelClient {
                     ),
                 ];
                 if !tools.is_empty() {
-                    let t = tools
-                        .iter()
-                        .zip(&schemas)
-                        .map(|(t, s)| {
-                            J::Obj(vec![
-                                ("type", J::Str("function")),
-                                (
-                                    "function",
-                                    J::Obj(vec![
-                                        ("name", J::Str(&t.name)),
-                                        ("description", J::Str(&t.description)),
-                                        ("parameters", J::Raw(s)),
-                                    ]),
-                                ),
-                            ])
-                        })
-                        .collect();
-                    f.push(("tools", J::Arr(t)));
+                    let wrap =
+                        |d| J::Obj(vec![("type", J::Str("function")), ("function", J::Obj(d))]);
+                    f.push((
+                        "tools",
+                        tool_defs(tools, &schemas, |_| Some("parameters"), wrap),
+                    ));
                 }
                 f.push(("messages", J::Arr(all)));
                 J::Obj(f)
@@ -277,19 +257,14 @@ impl ModelClient {
                     f.push(("instructions", J::Str(s)));
                 }
                 if !tools.is_empty() {
-                    let t = tools
-                        .iter()
-                        .zip(&schemas)
-                        .map(|(t, s)| {
-                            J::Obj(vec![
-                                ("type", J::Str("function")),
-                                ("name", J::Str(&t.name)),
-                                ("description", J::Str(&t.description)),
-                                ("parameters", J::Raw(s)),
-                            ])
-                        })
-                        .collect();
-                    f.push(("tools", J::Arr(t)));
+                    let wrap = |mut d: Vec<_>| {
+                        d.insert(0, ("type", J::Str("function")));
+                        J::Obj(d)
+                    };
+                    f.push((
+                        "tools",
+                        tool_defs(tools, &schemas, |_| Some("parameters"), wrap),
+                    ));
                 }
                 f.push(("input", messages));
                 J::Obj(f)
@@ -308,26 +283,16 @@ impl ModelClient {
                 if !tools.is_empty() {
                     // Gemini refuses an OBJECT schema without properties: such a tool is
                     // declared with no parameters at all.
-                    let decls = tools
-                        .iter()
-                        .zip(&schemas)
-                        .map(|(t, s)| {
-                            let mut d = vec![
-                                ("name", J::Str(&t.name)),
-                                ("description", J::Str(&t.description)),
-                            ];
-                            let has_properties = t.schema["properties"]
-                                .as_object()
-                                .is_some_and(|p| !p.is_empty());
-                            if has_properties {
-                                d.push(("parameters", J::Raw(s)));
-                            }
-                            J::Obj(d)
-                        })
-                        .collect();
+                    let key = |t: &ToolDefinition| {
+                        t.schema["properties"]
+                            .as_object()
+                            .is_some_and(|p| !p.is_empty())
+                            .then_some("parameters")
+                    };
+                    let decls = tool_defs(tools, &schemas, key, J::Obj);
                     f.push((
                         "tools",
-                        J::Arr(vec![J::Obj(vec![("functionDeclarations", J::Arr(decls))])]),
+                        J::Arr(vec![J::Obj(vec![("functionDeclarations", decls)])]),
                     ));
                 }
                 f.push(("contents", messages));
@@ -372,6 +337,27 @@ impl ModelClient {
             response.bytes_stream().stream_events(self.provider),
         ))
     }
+}
+
+/// Tool definitions as every provider writes them: name, description and the schema
+/// under the provider's key (`None`: no schema), each wrapped the provider's way.
+fn tool_defs<'a>(
+    tools: &'a [ToolDefinition],
+    schemas: &'a [Box<RawValue>],
+    key: impl Fn(&ToolDefinition) -> Option<&'static str>,
+    wrap: impl Fn(Vec<(&'static str, J<'a>)>) -> J<'a>,
+) -> J<'a> {
+    let list = tools.iter().zip(schemas).map(|(t, s)| {
+        let mut d = vec![
+            ("name", J::Str(&t.name)),
+            ("description", J::Str(&t.description)),
+        ];
+        if let Some(key) = key(t) {
+            d.push((key, J::Raw(s)));
+        }
+        wrap(d)
+    });
+    J::Arr(list.collect())
 }
 
 /// Reads the provider's error body: Anthropic `{"error":{"type","message"}}`, OpenAI
