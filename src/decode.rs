@@ -58,8 +58,6 @@ pub struct StreamDecoder {
     messages: Vec<Message>,
     truncated: bool,
     seen_input: bool,
-    /// The first payload error of the chunk being decoded.
-    first_error: Option<DecodeError>,
 }
 
 impl StreamDecoder {
@@ -91,7 +89,6 @@ impl StreamDecoder {
             messages: Vec::new(),
             truncated: false,
             seen_input: false,
-            first_error: None,
         }
     }
 
@@ -111,63 +108,112 @@ impl StreamDecoder {
     ///
     /// Framing errors are fatal (later calls return [`DecodeError::Failed`]). A payload
     /// error ([`DecodeError::InvalidPayload`]) skips that payload; the rest of the chunk is
-    /// still decoded and pushing may go on.
+    /// still decoded and pushing may go on. When a chunk has several errors, the first
+    /// fatal one is returned, else the first one; [`push_positioned`](Self::push_positioned)
+    /// reports them all, each where it occurred.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        if !self.seen_input {
-            self.seen_input = true;
-            // An event-stream message starts with its big-endian total length (under
-            // 16 MiB, so a zero byte); SSE is text and never starts with NUL. With the
-            // framing fixed, any first byte the length limit allows is accepted.
-            let binary = chunk[0] == 0;
-            let max_first_byte = self.limits.event_stream.get_max_message_bytes() >> 24;
-            match (&self.framing, self.provider.provider()) {
-                (Framing::Undecided, _) => {
-                    self.framing = if binary {
-                        Framing::EventStream(EventStreamDecoder::with_limits(
-                            self.limits.event_stream,
-                        ))
-                    } else {
-                        Framing::Sse(SseDecoder::with_limits(self.limits.sse))
-                    };
-                }
-                (Framing::Sse(_), Some(provider)) if binary => {
-                    self.framing = Framing::Failed;
-                    return Err(DecodeError::WrongFraming { provider });
-                }
-                (Framing::EventStream(_), Some(provider))
-                    if usize::from(chunk[0]) > max_first_byte =>
-                {
-                    self.framing = Framing::Failed;
-                    return Err(DecodeError::WrongFraming { provider });
-                }
-                _ => {}
+        let mut errors = Vec::new();
+        self.push_positioned(chunk, out, &mut errors);
+        let mut kept: Option<DecodeError> = None;
+        for (_, e) in errors {
+            match &kept {
+                Some(k) if k.is_fatal() || !e.is_fatal() => {}
+                _ => kept = Some(e),
             }
         }
+        kept.map_or(Ok(()), Err)
+    }
+
+    /// Decodes a chunk like [`push`](Self::push), reporting every error with its position:
+    /// the length `out` had when it occurred. Events and errors then come out in stream
+    /// order whatever the chunking. After a fatal error nothing more is decoded.
+    pub fn push_positioned(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<StreamEvent>,
+        errors: &mut Vec<(usize, DecodeError)>,
+    ) {
+        if chunk.is_empty() {
+            return;
+        }
+        if let Err(e) = self.choose_framing(chunk[0]) {
+            errors.push((out.len(), e));
+            return;
+        }
+        let failed_before = errors.len();
         let framed = match &mut self.framing {
             // Each event goes straight from the SSE decoder's buffer to the provider decoder.
             Framing::Sse(d) => {
                 let provider = &mut self.provider;
-                let first = &mut self.first_error;
+                let mut fatal = false;
                 d.push_with(chunk, |e| {
+                    if fatal {
+                        return;
+                    }
                     if let Err(err) = provider.push_sse_ref(&e, out) {
-                        first.get_or_insert(err);
+                        fatal = err.is_fatal();
+                        errors.push((out.len(), err));
                     }
                 })
                 .map_err(DecodeError::from)
             }
             Framing::EventStream(d) => d.push(chunk, &mut self.messages).map_err(DecodeError::from),
-            Framing::Failed => return Err(DecodeError::Failed),
-            Framing::Undecided => unreachable!("decided above"),
+            Framing::Failed => Err(DecodeError::Failed),
+            Framing::Undecided => unreachable!("decided by choose_framing"),
         };
-        let decoded = self.drain(out);
-        if let Err(e) = framed {
-            self.framing = Framing::Failed;
-            return Err(e);
+        for m in self.messages.drain(..) {
+            if errors[failed_before..].iter().any(|(_, e)| e.is_fatal()) {
+                break;
+            }
+            if let Err(err) = self.provider.push_message(&m, out) {
+                errors.push((out.len(), err));
+            }
         }
-        decoded
+        self.messages.clear();
+        let payload_fatal = errors[failed_before..].iter().any(|(_, e)| e.is_fatal());
+        if let Err(e) = framed {
+            // A framing error comes after every payload framed before it; after a fatal
+            // payload error the stream had already failed.
+            if !payload_fatal {
+                errors.push((out.len(), e));
+            }
+            self.framing = Framing::Failed;
+        } else if payload_fatal {
+            self.framing = Framing::Failed;
+        }
+    }
+
+    /// Picks the framing from the first byte of the body (`auto`), or checks it against
+    /// the provider's.
+    fn choose_framing(&mut self, first: u8) -> Result<(), DecodeError> {
+        if self.seen_input {
+            return Ok(());
+        }
+        self.seen_input = true;
+        // An event-stream message starts with its big-endian total length (under 16 MiB,
+        // so a zero byte); SSE is text and never starts with NUL. With the framing fixed,
+        // any first byte the length limit allows is accepted.
+        let binary = first == 0;
+        let max_first_byte = self.limits.event_stream.get_max_message_bytes() >> 24;
+        match (&self.framing, self.provider.provider()) {
+            (Framing::Undecided, _) => {
+                self.framing = if binary {
+                    Framing::EventStream(EventStreamDecoder::with_limits(self.limits.event_stream))
+                } else {
+                    Framing::Sse(SseDecoder::with_limits(self.limits.sse))
+                };
+            }
+            (Framing::Sse(_), Some(provider)) if binary => {
+                self.framing = Framing::Failed;
+                return Err(DecodeError::WrongFraming { provider });
+            }
+            (Framing::EventStream(_), Some(provider)) if usize::from(first) > max_first_byte => {
+                self.framing = Framing::Failed;
+                return Err(DecodeError::WrongFraming { provider });
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Ends the input.
@@ -189,24 +235,5 @@ impl StreamDecoder {
             Framing::Undecided => {}
         }
         self.provider.finish(out)
-    }
-
-    /// Hands the framed payloads to the provider decoder. Every payload is decoded even
-    /// when one fails; the first error is returned.
-    fn drain(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        let mut first_error = self.first_error.take();
-        for m in self.messages.drain(..) {
-            if let Err(err) = self.provider.push_message(&m, out) {
-                first_error.get_or_insert(err);
-            }
-        }
-        match first_error {
-            Some(e) if e.is_fatal() => {
-                self.framing = Framing::Failed;
-                Err(e)
-            }
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
     }
 }

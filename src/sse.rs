@@ -57,7 +57,9 @@ impl SseLimits {
     }
 
     /// Largest accepted event: the bytes of its data buffer, the newline between `data`
-    /// lines included (default 16 MiB, [`DEFAULT_MAX_EVENT_BYTES`]).
+    /// lines included (default 16 MiB, [`DEFAULT_MAX_EVENT_BYTES`]). Bytes are counted as
+    /// received: replacing invalid UTF-8 with U+FFFD can make the delivered string up to
+    /// three times larger (each bad byte becomes three).
     pub fn max_event_bytes(mut self, limit: NonZeroUsize) -> Self {
         self.max_event = limit.get();
         self
@@ -467,6 +469,17 @@ impl SseDecoder {
                         Some(n) => (n, Some(rest[n])),
                         None => (rest.len(), None),
                     };
+                    // Both limits are checked at the byte that first exceeds one, so the
+                    // error does not depend on how the input was chunked.
+                    if field == Field::Data {
+                        let line_room = self.limits.max_line.saturating_sub(self.line_len);
+                        let data_room = self.limits.max_event - self.data.len();
+                        if n > data_room && data_room < line_room {
+                            return self.fail(SseError::EventTooLarge {
+                                limit: self.limits.max_event,
+                            });
+                        }
+                    }
                     self.grow_line(n)?;
                     self.append_value(field, &rest[..n])?;
                     i += n;

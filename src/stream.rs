@@ -46,6 +46,20 @@ pub trait DecodeFrom<T>: PushDecoder {
     ///
     /// As the decoder documents.
     fn push(&mut self, input: T, out: &mut Vec<Self::Item>) -> Result<(), Self::Error>;
+
+    /// Decodes `input`, appending items to `out` and every error to `errors` with its
+    /// position (the length `out` had when it occurred), so that a stream can yield them
+    /// in order. The default puts [`push`](Self::push)'s error after the input's items.
+    fn push_positioned(
+        &mut self,
+        input: T,
+        out: &mut Vec<Self::Item>,
+        errors: &mut Vec<(usize, Self::Error)>,
+    ) {
+        if let Err(e) = self.push(input, out) {
+            errors.push((out.len(), e));
+        }
+    }
 }
 
 impl PushDecoder for SseDecoder {
@@ -83,6 +97,15 @@ impl PushDecoder for StreamDecoder {
 impl<B: AsRef<[u8]>> DecodeFrom<B> for StreamDecoder {
     fn push(&mut self, chunk: B, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         StreamDecoder::push(self, chunk.as_ref(), out)
+    }
+
+    fn push_positioned(
+        &mut self,
+        chunk: B,
+        out: &mut Vec<StreamEvent>,
+        errors: &mut Vec<(usize, DecodeError)>,
+    ) {
+        StreamDecoder::push_positioned(self, chunk.as_ref(), out, errors);
     }
 }
 
@@ -147,13 +170,16 @@ where
     }
 }
 
-/// Items decoded and not yet yielded, with at most one error after them.
+/// Items decoded and not yet yielded, with the errors among them.
 #[derive(Debug)]
 struct Pending<I, E> {
     /// Items in reverse order, so `pop` yields the oldest; refilled only when empty, so
     /// its allocation is reused.
     items: Vec<I>,
-    error: Option<E>,
+    /// How many items of the current batch were yielded.
+    taken: usize,
+    /// Errors of the current batch with their positions, latest first.
+    errors: Vec<(usize, E)>,
     done: bool,
 }
 
@@ -161,23 +187,37 @@ impl<I, E> Pending<I, E> {
     fn new() -> Self {
         Pending {
             items: Vec::new(),
-            error: None,
+            taken: 0,
+            errors: Vec::new(),
             done: false,
         }
     }
 
     fn next(&mut self) -> Option<Result<I, E>> {
-        if let Some(item) = self.items.pop() {
-            return Some(Ok(item));
+        if self.errors.last().is_some_and(|(at, _)| *at <= self.taken) {
+            return self.errors.pop().map(|(_, e)| Err(e));
         }
-        self.error.take().map(Err)
+        let item = self.items.pop()?;
+        self.taken += 1;
+        Some(Ok(item))
     }
 
-    fn fill<F>(&mut self, f: impl FnOnce(&mut Vec<I>) -> Result<(), F>) -> Result<(), F> {
-        debug_assert!(self.items.is_empty());
-        let r = f(&mut self.items);
+    fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.errors.is_empty()
+    }
+
+    fn fill<F>(
+        &mut self,
+        f: impl FnOnce(&mut Vec<I>, &mut Vec<(usize, F)>),
+        wrap: impl Fn(F) -> E,
+    ) {
+        debug_assert!(self.is_empty());
+        let mut errors = Vec::new();
+        f(&mut self.items, &mut errors);
         self.items.reverse();
-        r
+        self.taken = 0;
+        self.errors
+            .extend(errors.into_iter().rev().map(|(at, e)| (at, wrap(e))));
     }
 }
 
@@ -251,36 +291,47 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         loop {
-            if let Some(next) = this.pending.next() {
-                return Poll::Ready(Some(next));
+            match this.pending.next() {
+                Some(Err(StreamError::Decode(e))) if D::is_fatal(&e) => {
+                    // Nothing is decoded after a fatal error.
+                    this.pending.done = true;
+                    this.pending.items.clear();
+                    this.pending.errors.clear();
+                    return Poll::Ready(Some(Err(StreamError::Decode(e))));
+                }
+                Some(next) => return Poll::Ready(Some(next)),
+                None => {}
             }
             if this.pending.done {
                 return Poll::Ready(None);
             }
             let decoder = &mut *this.decoder;
-            let result = match ready!(this.inner.as_mut().poll_next(cx)) {
-                Some(Ok(input)) => this.pending.fill(|out| decoder.push(input, out)),
+            match ready!(this.inner.as_mut().poll_next(cx)) {
+                Some(Ok(input)) => this.pending.fill(
+                    |out, errors| decoder.push_positioned(input, out, errors),
+                    StreamError::Decode,
+                ),
                 Some(Err(e)) => {
                     this.pending.done = true;
-                    this.pending.error = Some(StreamError::Transport(e));
-                    continue;
+                    this.pending.errors.push((0, StreamError::Transport(e)));
                 }
                 None => {
                     this.pending.done = true;
-                    this.pending.fill(|out| decoder.finish(out))
+                    this.pending.fill(
+                        |out, errors| {
+                            if let Err(e) = decoder.finish(out) {
+                                errors.push((out.len(), e));
+                            }
+                        },
+                        StreamError::Decode,
+                    );
                 }
-            };
-            if let Err(e) = result {
-                if D::is_fatal(&e) {
-                    this.pending.done = true;
-                }
-                this.pending.error = Some(StreamError::Decode(e));
             }
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let buffered = self.pending.items.len() + usize::from(self.pending.error.is_some());
+        let buffered = self.pending.items.len() + self.pending.errors.len();
         if self.pending.done {
             (buffered, Some(buffered))
         } else {
@@ -295,7 +346,7 @@ where
     D: DecodeFrom<T>,
 {
     fn is_terminated(&self) -> bool {
-        self.pending.done && self.pending.items.is_empty() && self.pending.error.is_none()
+        self.pending.done && self.pending.is_empty()
     }
 }
 

@@ -207,6 +207,66 @@ fn event_limit_is_an_error() {
     assert_eq!(err, SseError::EventTooLarge { limit: 6 });
 }
 
+/// The error a limited decoder reports for `input`, at every split point.
+fn limit_error_all_ways(limits: SseLimits, input: &[u8]) -> SseError {
+    let run = |parts: &[&[u8]]| {
+        let mut d = SseDecoder::with_limits(limits);
+        let mut out = Vec::new();
+        parts
+            .iter()
+            .find_map(|p| d.push(p, &mut out).err())
+            .expect("a limit is exceeded")
+    };
+    let whole = run(&[input]);
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        assert_eq!(run(&[a, b]), whole, "split at {split}");
+    }
+    whole
+}
+
+// Found by the `sse` fuzz target: with both limits close, the whole input reported the
+// line limit and a split one the event limit. The first byte over either limit decides.
+#[test]
+fn the_first_limit_exceeded_wins_whatever_the_chunking() {
+    let limits = SseLimits::new()
+        .max_line_bytes(NonZeroUsize::new(16).unwrap())
+        .max_event_bytes(NonZeroUsize::new(12).unwrap());
+    // Data reaches 12 + 1 bytes (event limit) before the line reaches 17.
+    let event_first = b"data: 0123456789\ndata: abcdefghijklmnop\n";
+    assert_eq!(
+        limit_error_all_ways(limits, event_first),
+        SseError::EventTooLarge { limit: 12 }
+    );
+    // The line passes 16 bytes while the event still has room.
+    let line_first = b"data:0123456789abcdefg\n";
+    let roomy = limits.max_event_bytes(NonZeroUsize::new(64).unwrap());
+    assert_eq!(
+        limit_error_all_ways(roomy, line_first),
+        SseError::LineTooLong { limit: 16 }
+    );
+    // The same byte exceeds both: the line limit is reported.
+    let both = SseLimits::new()
+        .max_line_bytes(NonZeroUsize::new(10).unwrap())
+        .max_event_bytes(NonZeroUsize::new(10).unwrap());
+    assert_eq!(
+        limit_error_all_ways(both, b"data:0123456789X\n"),
+        SseError::LineTooLong { limit: 10 }
+    );
+}
+
+// Found by the `sse` fuzz target: the event limit counts received bytes; the U+FFFD
+// repair of invalid UTF-8 may deliver up to three times as many.
+#[test]
+fn event_limit_counts_received_bytes() {
+    let limits = SseLimits::new().max_event_bytes(NonZeroUsize::new(5).unwrap());
+    let mut d = SseDecoder::with_limits(limits);
+    let mut out = Vec::new();
+    d.push(b"data: \xff\xff\xff\xff\n\n", &mut out).unwrap();
+    assert_eq!(out[0].data(), "\u{fffd}".repeat(4));
+    assert_eq!(out[0].data().len(), 12);
+}
+
 #[test]
 fn finish_reports_discarded_event() {
     let mut d = SseDecoder::new();
