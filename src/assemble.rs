@@ -21,24 +21,50 @@ pub const DEFAULT_MAX_BLOCKS: usize = 4096;
 pub const DEFAULT_MAX_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// Default for [`AssembleLimits::max_text_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
+/// Default for [`AssembleLimits::max_tool_calls`].
+pub const DEFAULT_MAX_TOOL_CALLS: usize = 1024;
+/// Default for [`AssembleLimits::max_argument_depth`]: half of serde_json's own recursion
+/// limit (127 levels), so the named error always comes first.
+pub const DEFAULT_MAX_ARGUMENT_DEPTH: usize = 64;
 
 /// Limits for [`Assembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AssembleLimits {
     max_blocks: usize,
+    max_tool_calls: usize,
     max_argument_bytes: usize,
+    max_argument_depth: usize,
     max_text_bytes: usize,
 }
 
 impl AssembleLimits {
-    /// The defaults: 4096 blocks per message, 16 MiB of arguments per tool call, 16 MiB
-    /// of text (answer, reasoning, refusal and signatures together) per message.
+    /// The defaults: 4096 blocks and 1024 tool calls per message, 16 MiB of arguments
+    /// nested at most 64 deep per tool call, 16 MiB of text (answer, reasoning, refusal
+    /// and signatures together) per message.
     pub fn new() -> Self {
         AssembleLimits {
             max_blocks: DEFAULT_MAX_BLOCKS,
+            max_tool_calls: DEFAULT_MAX_TOOL_CALLS,
             max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
+            max_argument_depth: DEFAULT_MAX_ARGUMENT_DEPTH,
             max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
         }
+    }
+
+    /// Most client tool calls in one message (default 1024, [`DEFAULT_MAX_TOOL_CALLS`]).
+    /// Each call becomes a task, so this bounds the work one message can ask for.
+    pub fn max_tool_calls(mut self, n: NonZeroUsize) -> Self {
+        self.max_tool_calls = n.get();
+        self
+    }
+
+    /// Deepest nesting of objects and arrays in one call's arguments (default 64,
+    /// [`DEFAULT_MAX_ARGUMENT_DEPTH`]), checked before parsing and named in the error.
+    /// serde_json itself refuses more than 127 levels, so a higher limit ends there with
+    /// [`ArgumentsError::InvalidJson`].
+    pub fn max_argument_depth(mut self, n: NonZeroUsize) -> Self {
+        self.max_argument_depth = n.get();
+        self
     }
 
     /// Most bytes of text in one message: answer, reasoning, refusal and signatures
@@ -88,6 +114,12 @@ pub enum AssembleError {
         /// The limit.
         limit: usize,
     },
+    /// More client tool calls than [`AssembleLimits::max_tool_calls`]; the call's block
+    /// is refused.
+    TooManyToolCalls {
+        /// The limit.
+        limit: usize,
+    },
     /// More text than [`AssembleLimits::max_text_bytes`]; the delta is dropped.
     TextTooLarge {
         /// The limit.
@@ -118,6 +150,9 @@ impl fmt::Display for AssembleError {
             }
             AssembleError::TooManyBlocks { limit } => {
                 write!(f, "more than {limit} content blocks in one message")
+            }
+            AssembleError::TooManyToolCalls { limit } => {
+                write!(f, "more than {limit} tool calls in one message")
             }
             AssembleError::TextTooLarge { limit } => {
                 write!(f, "more than {limit} bytes of text in one message")
@@ -157,6 +192,12 @@ pub enum ArgumentsError {
         /// The limit.
         limit: usize,
     },
+    /// The arguments nest objects and arrays deeper than
+    /// [`AssembleLimits::max_argument_depth`].
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for ArgumentsError {
@@ -173,6 +214,9 @@ impl fmt::Display for ArgumentsError {
             ),
             ArgumentsError::TooLarge { limit } => {
                 write!(f, "tool arguments larger than the limit of {limit} bytes")
+            }
+            ArgumentsError::TooDeep { limit } => {
+                write!(f, "tool arguments nested deeper than the limit of {limit}")
             }
         }
     }
@@ -211,9 +255,18 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 /// Parses complete tool arguments: empty means `{}`; anything but an object is an error.
+/// Nesting is limited to [`DEFAULT_MAX_ARGUMENT_DEPTH`].
 pub fn parse_arguments(arguments: &str) -> Result<Value, ArgumentsError> {
+    parse_arguments_with_depth(arguments, DEFAULT_MAX_ARGUMENT_DEPTH)
+}
+
+/// [`parse_arguments`] with a nesting limit ([`AssembleLimits::max_argument_depth`]).
+pub fn parse_arguments_with_depth(arguments: &str, limit: usize) -> Result<Value, ArgumentsError> {
     if arguments.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
+    }
+    if nests_deeper_than(arguments.as_bytes(), limit) {
+        return Err(ArgumentsError::TooDeep { limit });
     }
     match serde_json::from_str::<Value>(arguments) {
         Ok(v @ Value::Object(_)) => Ok(v),
@@ -224,6 +277,37 @@ pub fn parse_arguments(arguments: &str) -> Result<Value, ArgumentsError> {
             reason: e.to_string(),
         }),
     }
+}
+
+/// Whether JSON text opens more than `limit` objects and arrays at once (brackets inside
+/// strings do not count). One pass; the text need not be valid.
+fn nests_deeper_than(json: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// One content block of the assembled message.
@@ -401,6 +485,13 @@ impl Assembler {
                         limit: self.limits.max_blocks,
                     });
                 }
+                if matches!(block, Block::ToolUse { .. })
+                    && m.tool_calls.len() >= self.limits.max_tool_calls
+                {
+                    return Err(AssembleError::TooManyToolCalls {
+                        limit: self.limits.max_tool_calls,
+                    });
+                }
                 let tool_call = match block {
                     Block::ToolUse { id, name } => {
                         m.tool_calls.push(ToolCall {
@@ -473,7 +564,10 @@ impl Assembler {
                     let call = &mut m.tool_calls[c];
                     call.complete = true;
                     if !matches!(call.input, Err(ArgumentsError::TooLarge { .. })) {
-                        call.input = parse_arguments(&call.arguments);
+                        call.input = parse_arguments_with_depth(
+                            &call.arguments,
+                            self.limits.max_argument_depth,
+                        );
                     }
                     return Ok(Some(c));
                 }
@@ -517,139 +611,4 @@ impl Assembler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn start(index: usize, id: &str) -> StreamEvent {
-        StreamEvent::BlockStart {
-            index,
-            block: Block::ToolUse {
-                id: id.into(),
-                name: "t".into(),
-            },
-        }
-    }
-
-    fn args(index: usize, s: &str) -> StreamEvent {
-        StreamEvent::BlockDelta {
-            index,
-            delta: Delta::ToolInput(s.into()),
-        }
-    }
-
-    #[test]
-    fn interleaved_deltas_are_routed_by_index() {
-        let mut a = Assembler::new();
-        for e in [
-            start(0, "a"),
-            start(1, "b"),
-            args(1, "{\"y\":"),
-            args(0, "{\"x\":"),
-            args(0, "1}"),
-            args(1, "2}"),
-        ] {
-            a.push(&e).unwrap();
-        }
-        assert_eq!(a.push(&StreamEvent::BlockStop { index: 1 }), Ok(Some(1)));
-        assert_eq!(a.push(&StreamEvent::BlockStop { index: 0 }), Ok(Some(0)));
-        let m = a.finish();
-        assert_eq!(m.tool_calls[0].input, Ok(serde_json::json!({"x": 1})));
-        assert_eq!(m.tool_calls[1].input, Ok(serde_json::json!({"y": 2})));
-    }
-
-    #[test]
-    fn prefix_that_parses_is_not_complete() {
-        let mut a = Assembler::new();
-        a.push(&start(0, "a")).unwrap();
-        a.push(&args(0, "{\"q\":\"x\"}")).unwrap();
-        let m = a.finish();
-        assert!(!m.tool_calls[0].complete);
-        assert_eq!(m.tool_calls[0].input, Err(ArgumentsError::Incomplete));
-    }
-
-    #[test]
-    fn argument_errors_say_why() {
-        assert_eq!(parse_arguments(""), Ok(serde_json::json!({})));
-        assert_eq!(parse_arguments("  "), Ok(serde_json::json!({})));
-        assert_eq!(
-            parse_arguments("[1]"),
-            Err(ArgumentsError::NotAnObject { found: "array" })
-        );
-        let e = parse_arguments("{\"q\": \"x\",}").unwrap_err();
-        assert!(e
-            .to_string()
-            .starts_with("invalid JSON in tool arguments: "));
-    }
-
-    #[test]
-    fn unknown_and_duplicate_blocks_are_errors() {
-        let mut a = Assembler::new();
-        assert_eq!(
-            a.push(&args(3, "{}")),
-            Err(AssembleError::UnknownBlock { index: 3 })
-        );
-        a.push(&start(0, "a")).unwrap();
-        assert_eq!(
-            a.push(&start(0, "b")),
-            Err(AssembleError::DuplicateBlock { index: 0 })
-        );
-    }
-
-    #[test]
-    fn spliced_message_start_drops_the_partial_message() {
-        let start_msg = StreamEvent::MessageStart {
-            id: Some("msg_1".into()),
-            model: None,
-            usage: Usage::default(),
-        };
-        let mut a = Assembler::new();
-        a.push(&start_msg).unwrap();
-        a.push(&start_msg).unwrap(); // a duplicate before any content changes nothing
-        a.push(&start(0, "cut")).unwrap();
-        a.push(&args(0, "{\"path\": \"/tm")).unwrap();
-        a.push(&start_msg).unwrap();
-        a.push(&start(0, "whole")).unwrap();
-        a.push(&args(0, "{}")).unwrap();
-        assert_eq!(a.push(&StreamEvent::BlockStop { index: 0 }), Ok(Some(0)));
-        let m = a.finish();
-        assert_eq!(m.restarts, 1);
-        assert_eq!(m.tool_calls.len(), 1);
-        assert_eq!(m.tool_calls[0].id, "whole");
-    }
-
-    #[test]
-    fn argument_limit() {
-        let limits = AssembleLimits::new().max_argument_bytes(NonZeroUsize::new(4).unwrap());
-        let mut a = Assembler::with_limits(limits);
-        a.push(&start(0, "a")).unwrap();
-        a.push(&args(0, "{\"a\":1}")).unwrap();
-        a.push(&StreamEvent::BlockStop { index: 0 }).unwrap();
-        let m = a.finish();
-        assert_eq!(
-            m.tool_calls[0].input,
-            Err(ArgumentsError::TooLarge { limit: 4 })
-        );
-        assert!(m.tool_calls[0].arguments.is_empty());
-    }
-
-    #[test]
-    fn error_wins_over_later_stop_but_keeps_its_raw() {
-        let mut a = Assembler::new();
-        a.push(&StreamEvent::Error(ProviderError {
-            kind: "rate_limit_exceeded".into(),
-            message: "slow down".into(),
-        }))
-        .unwrap();
-        a.push(&StreamEvent::MessageDelta {
-            stop_reason: Some(StopReason::new(StopKind::Error, "failed")),
-            usage: Usage::default(),
-        })
-        .unwrap();
-        let m = a.finish();
-        assert_eq!(
-            m.stop_reason,
-            Some(StopReason::new(StopKind::Error, "failed"))
-        );
-        assert_eq!(m.error.unwrap().kind, "rate_limit_exceeded");
-    }
-}
+mod tests;

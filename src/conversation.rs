@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
+use crate::assemble::AssembleLimits;
 use crate::client::{ClientError, ModelClient};
 use crate::dispatch::DispatchPolicy;
 use crate::error::DecodeError;
@@ -37,6 +38,8 @@ pub struct ConversationConfig {
     pub turn_timeout: Option<Duration>,
     /// Most model calls for one user message (default 16).
     pub max_turns: NonZeroUsize,
+    /// Limits on each model message (default [`AssembleLimits::new`]).
+    pub limits: AssembleLimits,
 }
 
 impl Default for ConversationConfig {
@@ -47,6 +50,7 @@ impl Default for ConversationConfig {
             tool_timeout: None,
             turn_timeout: None,
             max_turns: NonZeroUsize::new(16).expect("16 is not zero"),
+            limits: AssembleLimits::new(),
         }
     }
 }
@@ -187,7 +191,8 @@ impl Conversation {
                     .policy(self.config.policy)
                     .concurrency(self.config.concurrency)
                     .turn(turn)
-                    .orphans(self.orphans.clone());
+                    .orphans(self.orphans.clone())
+                    .limits(self.config.limits);
                 if let Some(t) = self.config.tool_timeout {
                     config = config.tool_timeout(t);
                 }

@@ -72,8 +72,8 @@ pub mod tool;
 pub mod turn;
 
 pub use assemble::{
-    parse_arguments, ArgumentsError, AssembleError, AssembleLimits, AssembledMessage, Assembler,
-    ContentBlock, ToolCall,
+    parse_arguments, parse_arguments_with_depth, ArgumentsError, AssembleError, AssembleLimits,
+    AssembledMessage, Assembler, ContentBlock, ToolCall,
 };
 pub use client::{ClientError, ModelClient};
 pub use conversation::{Conversation, ConversationConfig, ConversationError, TurnRecord};

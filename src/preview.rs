@@ -45,9 +45,11 @@ pub struct ArgumentPreview {
     escape: u8,
     /// Inside a number or literal.
     scalar: bool,
-    /// The longest prefix that closes cleanly, and what closes it.
+    /// The longest prefix that closes cleanly, and what closes it before the open
+    /// containers (the stack only changes at points that are clean, so the stack then is
+    /// the stack now).
     clean_len: usize,
-    clean_closer: String,
+    clean_extra: &'static str,
 }
 
 impl Default for ArgumentPreview {
@@ -67,7 +69,7 @@ impl ArgumentPreview {
             escape: 0,
             scalar: false,
             clean_len: 0,
-            clean_closer: String::new(),
+            clean_extra: "",
         }
     }
 
@@ -173,15 +175,14 @@ impl ArgumentPreview {
         }
     }
 
-    fn clean_at(&mut self, len: usize, extra: &str) {
+    /// Marks `len` clean. Constant time: a string of N bytes inside D containers costs N,
+    /// not N × D.
+    fn clean_at(&mut self, len: usize, extra: &'static str) {
         if self.expect.is_none() {
             return;
         }
         self.clean_len = len;
-        self.clean_closer.clear();
-        self.clean_closer.push_str(extra);
-        self.clean_closer
-            .extend(self.stack.iter().rev().map(|&b| char::from(b)));
+        self.clean_extra = extra;
     }
 
     /// The best-effort value of the arguments so far: the longest cleanly closable prefix,
@@ -190,9 +191,10 @@ impl ArgumentPreview {
         if self.clean_len == 0 || self.expect.is_none() {
             return None;
         }
-        let mut s = String::with_capacity(self.clean_len + self.clean_closer.len());
+        let mut s = String::with_capacity(self.clean_len + 1 + self.stack.len());
         s.push_str(&self.text[..self.clean_len]);
-        s.push_str(&self.clean_closer);
+        s.push_str(self.clean_extra);
+        s.extend(self.stack.iter().rev().map(|&b| char::from(b)));
         serde_json::from_str(&s).ok()
     }
 }

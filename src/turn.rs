@@ -30,7 +30,7 @@ use pin_project::pin_project;
 use serde_json::value::RawValue;
 use tokio::time::Sleep;
 
-use crate::assemble::{AssembledMessage, Assembler, ToolCall};
+use crate::assemble::{AssembleLimits, AssembledMessage, Assembler, ToolCall};
 use crate::dispatch::DispatchPolicy;
 use crate::event::{StopKind, StreamEvent};
 use crate::execute::{
@@ -50,6 +50,7 @@ pub struct TurnConfig {
     turn_timeout: Option<Duration>,
     turn: TurnId,
     orphans: OrphanBuffer,
+    limits: AssembleLimits,
 }
 
 /// Default for [`TurnConfig::concurrency`].
@@ -70,6 +71,7 @@ impl TurnConfig {
             turn_timeout: None,
             turn: TurnId(1),
             orphans: OrphanBuffer::new(),
+            limits: AssembleLimits::new(),
         }
     }
 
@@ -109,6 +111,13 @@ impl TurnConfig {
     /// Where late results go (default: a buffer of this turn's own).
     pub fn orphans(mut self, orphans: OrphanBuffer) -> Self {
         self.orphans = orphans;
+        self
+    }
+
+    /// Limits on the message (default [`AssembleLimits::new`]): a message past a limit
+    /// is abandoned, a call whose arguments break one is answered with an error.
+    pub fn limits(mut self, limits: AssembleLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -260,7 +269,7 @@ impl<S> TurnStream<S> {
         TurnStream {
             input: events,
             input_done: false,
-            assembler: Assembler::new(),
+            assembler: Assembler::with_limits(config.limits),
             tools,
             config,
             exec,

@@ -77,3 +77,22 @@ fn chunking_does_not_matter() {
         assert_eq!(whole.value(), two.value(), "split at {split}");
     }
 }
+
+// A string inside many containers: the closer comes from the stack when asked, so each
+// string byte costs the same whatever the depth (the old closer was rebuilt per byte).
+#[test]
+fn deep_nesting_previews_with_the_right_closer() {
+    let mut p = ArgumentPreview::new();
+    p.push(&"{\"a\":[".repeat(40));
+    p.push("\"");
+    p.push(&"x".repeat(10_000));
+    let mut expected = serde_json::json!("x".repeat(10_000));
+    for _ in 0..40 {
+        expected = serde_json::json!({ "a": [expected] });
+    }
+    assert_eq!(p.value(), Some(expected));
+    // Deeper than serde_json parses: no preview rather than a wrong one.
+    let mut deep = ArgumentPreview::new();
+    deep.push(&"[".repeat(200));
+    assert_eq!(deep.value(), None);
+}
