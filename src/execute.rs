@@ -171,10 +171,10 @@ pub(crate) enum Outcome {
 }
 
 /// What the task needs to know about its call.
-pub(crate) struct Launch {
+pub(crate) struct Launch<'a> {
     pub index: usize,
-    pub id: String,
-    pub name: String,
+    pub id: &'a str,
+    pub name: &'a str,
     pub input: Value,
     pub runner: Runner,
     pub timeout: Option<Duration>,
@@ -218,19 +218,18 @@ impl Executor {
 
     /// Spawns the call. It waits for a permit, reports that it started, then runs under its
     /// timeout.
-    pub(crate) fn launch(&mut self, call: Launch) {
+    pub(crate) fn launch(&mut self, call: Launch<'_>) {
         let semaphore = self.semaphore.clone();
         let events = self.events_tx.clone();
         let index = call.index;
-        let tool_name = call.name.clone();
         // Only blocking work can outlive its slot; only it needs to know where to go.
         let late = match call.runner {
             Runner::Blocking(_) => Some((
                 Orphan {
                     turn: self.turn,
                     index,
-                    id: call.id,
-                    name: call.name,
+                    id: call.id.to_owned(),
+                    name: call.name.to_owned(),
                     output: Ok(String::new()),
                 },
                 self.orphans.clone(),
@@ -257,7 +256,7 @@ impl Executor {
             let _ = events.send(TaskEvent::Finished(index, outcome));
             drop(permit);
         };
-        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = %tool_name);
+        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = call.name);
         let handle = self
             .tasks
             .spawn(tracing::Instrument::instrument(task, span));

@@ -5,7 +5,8 @@
 //! contents, never on completion order or timing. Tool inputs are echoed exactly as the
 //! model produced them (key order, spacing and number spelling kept), through raw JSON.
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use std::io::Write as _;
+
 use serde_json::value::RawValue;
 
 use crate::assemble::{AssembledMessage, ToolCall};
@@ -16,58 +17,78 @@ use crate::provider::Provider;
 /// A JSON value whose object keys keep the order they are written in.
 pub(crate) enum J<'a> {
     Str(&'a str),
-    Raw(&'a RawValue),
+    /// JSON text written as is (a tool input, a history message): valid by construction,
+    /// and the whole document is validated once by [`to_raw`].
+    Raw(&'a str),
     Bool(bool),
     Num(u64),
     Arr(Vec<J<'a>>),
     Obj(Vec<(&'static str, J<'a>)>),
 }
 
-impl Serialize for J<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl J<'_> {
+    /// Writes compact JSON, byte for byte what serde_json writes for the same value.
+    fn write(&self, out: &mut Vec<u8>) {
         match self {
-            J::Str(v) => s.serialize_str(v),
-            J::Raw(v) => v.serialize(s),
-            J::Bool(v) => s.serialize_bool(*v),
-            J::Num(v) => s.serialize_u64(*v),
+            J::Str(v) => string(out, v),
+            J::Raw(v) => out.extend_from_slice(v.as_bytes()),
+            J::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+            J::Num(v) => write!(out, "{v}").expect("writing to a Vec cannot fail"),
             J::Arr(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
                 }
-                seq.end()
+                out.push(b']');
             }
             J::Obj(fields) => {
-                let mut map = s.serialize_map(Some(fields.len()))?;
-                for (k, v) in fields {
-                    map.serialize_entry(k, v)?;
+                out.push(b'{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    string(out, k);
+                    out.push(b':');
+                    v.write(out);
                 }
-                map.end()
+                out.push(b'}');
             }
         }
     }
 }
 
+/// A JSON string with serde_json's escaping.
+fn string(out: &mut Vec<u8>, v: &str) {
+    serde_json::to_writer(out, v).expect("writing to a Vec cannot fail");
+}
+
+/// Writes `j` and validates it once as raw JSON.
 pub(crate) fn to_raw(j: &J<'_>) -> Box<RawValue> {
-    let text = serde_json::to_string(j).expect("strings and raw json serialize");
-    RawValue::from_string(text).expect("serde_json writes valid json")
+    let mut out = Vec::with_capacity(256);
+    j.write(&mut out);
+    let text = String::from_utf8(out).expect("only UTF-8 strings are written");
+    RawValue::from_string(text).expect("J writes valid json")
 }
 
 /// The call's input as raw JSON: the model's own bytes when they are a valid object, `{}`
 /// for empty arguments. Invalid arguments cannot be echoed as an object; they are echoed
 /// as `{}` beside the error result that explains them (OpenAI Chat, whose arguments are a
 /// string, gets the original text).
-fn raw_input(call: &ToolCall) -> Box<RawValue> {
+fn raw_input(call: &ToolCall) -> &str {
     let text = call.arguments.trim();
     match (&call.input, text.is_empty()) {
-        (Ok(_), false) => RawValue::from_string(text.to_owned()).expect("parsed before"),
-        _ => RawValue::from_string("{}".to_owned()).expect("valid json"),
+        // Parsed into an object before: valid JSON.
+        (Ok(_), false) => text,
+        _ => "{}",
     }
 }
 
 /// The assistant message of the turn, as the provider expects it back in the history.
 pub fn assistant_message(provider: Provider, message: &AssembledMessage) -> Box<RawValue> {
-    let inputs: Vec<Box<RawValue>> = message.tool_calls.iter().map(raw_input).collect();
+    let inputs: Vec<&str> = message.tool_calls.iter().map(raw_input).collect();
     let text = message.text();
     let mut parts = Vec::new();
     match provider {
@@ -87,7 +108,7 @@ pub fn assistant_message(provider: Provider, message: &AssembledMessage) -> Box<
                         ("type", J::Str("tool_use")),
                         ("id", J::Str(id)),
                         ("name", J::Str(name)),
-                        ("input", J::Raw(&inputs[c])),
+                        ("input", J::Raw(inputs[c])),
                     ])),
                     _ => {}
                 }

@@ -384,8 +384,8 @@ impl Machine<'_> {
         };
         self.exec.launch(Launch {
             index,
-            id: call.id.clone(),
-            name: call.name.clone(),
+            id: &call.id,
+            name: &call.name,
             input,
             runner: tool.runner.clone(),
             timeout: tool.options.get_timeout().or(self.config.tool_timeout),
