@@ -228,45 +228,63 @@ pub(crate) fn encode(
             );
             raw("message_stop", r#"{"type":"message_stop"}"#.to_owned());
         }
+        // Key order as the API writes it (tests/fixtures/openai-chat): every chunk repeats
+        // the same head, then one choice, `delta` before `logprobs` and `finish_reason`.
         Provider::OpenAiChat => {
-            let chunk = |delta: Value, finish: Option<&str>| json!({"id": format!("chatcmpl-mock-{k}"), "object": "chat.completion.chunk", "model": script.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
-            data(
-                None,
-                chunk(json!({"role": "assistant", "content": ""}), None),
+            let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
+            let head = format!(
+                r#"{{"id":"chatcmpl-mock-{k}","object":"chat.completion.chunk","created":{},"model":{},"system_fingerprint":"fp_mock","choices":"#,
+                1_700_000_000 + k,
+                q(&script.model)
+            );
+            let mut chunk = |delta: String, finish: &str| {
+                ev.push((
+                    None,
+                    format!(
+                        r#"{head}[{{"index":0,"delta":{{{delta}}},"logprobs":null,"finish_reason":{finish}}}]}}"#
+                    ),
+                ));
+            };
+            // The first chunk: the role, and `content` "" for a text answer, null for calls
+            // alone.
+            let content = if text.is_empty() { "null" } else { r#""""# };
+            chunk(
+                format!(r#""role":"assistant","content":{content},"refusal":null"#),
+                "null",
             );
             for t in &text {
-                data(None, chunk(json!({"content": t}), None));
+                chunk(format!(r#""content":{}"#, q(t)), "null");
             }
             for (i, c) in calls.iter().enumerate() {
-                let id = Script::call_id(provider, k, i);
-                data(
-                    None,
-                    chunk(
-                        json!({"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": c.name, "arguments": ""}}]}),
-                        None,
+                let id = Script::call_id(provider, k, i).unwrap_or_default();
+                chunk(
+                    format!(
+                        r#""tool_calls":[{{"index":{i},"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}]"#,
+                        q(&id),
+                        q(&c.name)
                     ),
+                    "null",
                 );
                 for a in pieces(c.input.get(), n) {
-                    data(
-                        None,
-                        chunk(
-                            json!({"tool_calls": [{"index": i, "function": {"arguments": a}}]}),
-                            None,
+                    chunk(
+                        format!(
+                            r#""tool_calls":[{{"index":{i},"function":{{"arguments":{}}}}}]"#,
+                            q(a)
                         ),
+                        "null",
                     );
                 }
             }
-            data(
+            let finish = if tool_use { "tool_calls" } else { "stop" };
+            chunk(String::new(), &format!(r#""{finish}""#));
+            let prompt = 100 + 50 * k as u64;
+            ev.push((
                 None,
-                chunk(
-                    json!({}),
-                    Some(if tool_use { "tool_calls" } else { "stop" }),
+                format!(
+                    r#"{head}[],"usage":{{"prompt_tokens":{prompt},"completion_tokens":{out_tokens},"total_tokens":{},"completion_tokens_details":{{"reasoning_tokens":0}}}}}}"#,
+                    prompt + out_tokens
                 ),
-            );
-            data(
-                None,
-                json!({"id": format!("chatcmpl-mock-{k}"), "object": "chat.completion.chunk", "model": script.model, "choices": [], "usage": {"prompt_tokens": 100 + 50 * k, "completion_tokens": out_tokens, "total_tokens": 100 + 50 * k as u64 + out_tokens}}),
-            );
+            ));
             ev.push((None, "[DONE]".into()));
         }
         Provider::OpenAiResponses => {
