@@ -13,6 +13,7 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod gemini;
+mod json_fast;
 pub mod openai_chat;
 pub mod openai_responses;
 

@@ -13,15 +13,24 @@
 //! Quirks survived: a missing or constant `index` (Gemini's and Ollama's compatible
 //! endpoints send whole calls, each with its own `id`), a new `id` on a reused index (a new
 //! call), a whole call in one fragment, tool calls in the same chunk as `finish_reason`.
+//!
+//! The two hottest chunks, a text piece and an argument fragment written the way OpenAI
+//! writes them, are read by an exact-bytes fast path (`fast.rs`) and applied through the
+//! same code as a parsed chunk; every other chunk takes the full serde parse.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
 
+mod fast;
+#[cfg(test)]
+mod tests;
+
 use super::{parse, BlockCounter, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+use fast::{Piece, SeenHead};
 
 #[derive(Deserialize)]
 struct Chunk<'a> {
@@ -147,6 +156,7 @@ pub struct OpenAiChatDecoder {
     by_index: HashMap<usize, usize>,
     by_id: HashMap<String, usize>,
     finished: bool,
+    seen_head: SeenHead,
 }
 
 impl OpenAiChatDecoder {
@@ -169,6 +179,28 @@ impl OpenAiChatDecoder {
     ///
     /// [`DecodeError::InvalidPayload`] when the payload is not a chunk.
     pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        // The two hottest shapes skip serde once the message has started (the first chunk,
+        // whose `id` and `model` start it, always takes the full path).
+        if self.started {
+            match fast::chunk(data, &mut self.seen_head) {
+                Some(Piece::Content(text)) => {
+                    Self::text(&mut self.blocks, &mut self.text, Block::Text, text, out);
+                    return Ok(());
+                }
+                Some(Piece::Arguments { index, arguments }) => {
+                    let call = ToolCallDelta {
+                        index: Some(index),
+                        id: None,
+                        function: Some(FunctionDelta {
+                            name: None,
+                            arguments: Some(arguments),
+                        }),
+                    };
+                    return self.tool_call(call, out);
+                }
+                None => {}
+            }
+        }
         if data.trim_end() == "[DONE]" {
             return Ok(());
         }
@@ -249,30 +281,51 @@ impl OpenAiChatDecoder {
     }
 
     fn delta(&mut self, d: ChoiceDelta<'_>, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        let texts = [
-            (
-                d.reasoning_content.or(d.reasoning),
+        if let Some(piece) = d.reasoning_content.or(d.reasoning) {
+            Self::text(
+                &mut self.blocks,
                 &mut self.thinking,
                 Block::Thinking,
-            ),
-            (d.content, &mut self.text, Block::Text),
-            (d.refusal, &mut self.refusal, Block::Refusal),
-        ];
-        for (piece, slot, block) in texts {
-            let Some(piece) = piece.filter(|p| !p.is_empty()) else {
-                continue;
-            };
-            let delta = match block {
-                Block::Thinking => Delta::Thinking(piece.into_owned()),
-                _ => Delta::Text(piece.into_owned()),
-            };
-            let index = Self::open(&mut self.blocks, slot, block, out);
-            out.push(StreamEvent::BlockDelta { index, delta });
+                piece,
+                out,
+            );
+        }
+        if let Some(piece) = d.content {
+            Self::text(&mut self.blocks, &mut self.text, Block::Text, piece, out);
+        }
+        if let Some(piece) = d.refusal {
+            Self::text(
+                &mut self.blocks,
+                &mut self.refusal,
+                Block::Refusal,
+                piece,
+                out,
+            );
         }
         for call in d.tool_calls.into_iter().flatten() {
             self.tool_call(call, out)?;
         }
         Ok(())
+    }
+
+    /// A piece of text, thinking or refusal, in its block (opened by the first non-empty
+    /// piece).
+    fn text(
+        blocks: &mut BlockCounter,
+        slot: &mut Option<usize>,
+        block: Block,
+        piece: Cow<'_, str>,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        if piece.is_empty() {
+            return;
+        }
+        let delta = match block {
+            Block::Thinking => Delta::Thinking(piece.into_owned()),
+            _ => Delta::Text(piece.into_owned()),
+        };
+        let index = Self::open(blocks, slot, block, out);
+        out.push(StreamEvent::BlockDelta { index, delta });
     }
 
     fn tool_call(
