@@ -11,6 +11,7 @@
 //! identical either way (differential tests below and in `tests/fast_path.rs`).
 
 use crate::event::{Delta, StreamEvent};
+use crate::provider::json_fast::{string, uint};
 
 const PREFIX: &str = r#"{"type":"content_block_delta","index":"#;
 const TEXT: &str = r#","delta":{"type":"text_delta","text":"#;
@@ -18,14 +19,7 @@ const INPUT: &str = r#","delta":{"type":"input_json_delta","partial_json":"#;
 
 /// The event, when `data` has exactly one of the two shapes.
 pub(super) fn delta(data: &str) -> Option<StreamEvent> {
-    let rest = data.strip_prefix(PREFIX)?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    // JSON numbers have no leading zeros; `usize` bounds the rest.
-    if digits == 0 || (digits > 1 && rest.starts_with('0')) {
-        return None;
-    }
-    let index: usize = rest[..digits].parse().ok()?;
-    let rest = &rest[digits..];
+    let (index, rest) = uint(data.strip_prefix(PREFIX)?)?;
     let (rest, text) = if let Some(r) = rest.strip_prefix(TEXT) {
         (r, true)
     } else {
@@ -35,40 +29,13 @@ pub(super) fn delta(data: &str) -> Option<StreamEvent> {
     if tail != "}}" {
         return None;
     }
+    let value = value.into_owned();
     let delta = if text {
         Delta::Text(value)
     } else {
         Delta::ToolInput(value)
     };
     Some(StreamEvent::BlockDelta { index, delta })
-}
-
-/// A JSON string at the start of `s`: its value and what follows it.
-fn string(s: &str) -> Option<(String, &str)> {
-    let body = s.strip_prefix('"')?;
-    let bytes = body.as_bytes();
-    let end = memchr::memchr2(b'"', b'\\', bytes)?;
-    if bytes[end] == b'"' {
-        // No escapes: the value is the bytes themselves, unless a raw control character
-        // makes it invalid JSON (the full parser then reports it).
-        if bytes[..end].iter().any(|&b| b < 0x20) {
-            return None;
-        }
-        return Some((body[..end].to_owned(), &body[end + 1..]));
-    }
-    // Escapes: find the closing quote, then let serde_json decode just this string.
-    let mut i = end;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => {
-                let value: String = serde_json::from_str(&s[..i + 2]).ok()?;
-                return Some((value, &body[i + 1..]));
-            }
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 #[cfg(test)]
