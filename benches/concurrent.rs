@@ -9,9 +9,7 @@
 //! `cargo bench --bench concurrent` runs 10,000 streams on a 2-worker runtime;
 //! `cargo test --benches` runs 500 and checks every turn committed with its result.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,38 +21,10 @@ use toolstream::{
     ByteStreamExt, Provider, ToolFuture, ToolRegistry, TurnConfig, TurnEvent, TurnId, TurnStream,
 };
 
-struct Counting;
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grow(by: isize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to the system allocator; only adds bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size() as isize);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grow(new_size as isize - layout.size() as isize);
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
-}
+use counting_alloc::{live, peak, reset_peak};
 
 const BODY: &[u8] =
     include_bytes!("../tests/fixtures/anthropic/prism-anthropic-stream-with-tools-1.sse");
@@ -117,7 +87,7 @@ async fn run(n: usize) -> (isize, isize, f64) {
         ready_rx.recv().await.expect("every turn reports idle");
     }
     let idle = (live() - before) / n as isize;
-    PEAK.store(live(), Ordering::Relaxed);
+    reset_peak();
     let started = Instant::now();
     for chunk in BODY.chunks(CHUNK) {
         for tx in &feeds {
@@ -133,7 +103,7 @@ async fn run(n: usize) -> (isize, isize, f64) {
         committed += 1;
     }
     assert_eq!(committed, n);
-    let peak = (PEAK.load(Ordering::Relaxed) - before) / n as isize;
+    let peak = (peak() - before) / n as isize;
     (idle, peak, started.elapsed().as_secs_f64())
 }
 
