@@ -6,7 +6,7 @@
 //! order. The semaphore permit is acquired inside the task and travels with it, so a slot
 //! frees exactly when the tool's future ends, cancellation included.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 
 use crate::tool::{Runner, ToolOutput};
 
@@ -189,11 +189,17 @@ pub(crate) enum TaskEvent {
 }
 
 /// Spawned tool tasks for one turn.
+///
+/// Every launched task reports `Finished` exactly once: by itself when it ends, or from
+/// its report guard when its future is dropped first (abort, runtime shutdown) or unwinds.
+/// So counting `Finished` messages is counting live tasks, and no join handle or task-id
+/// map is needed.
 #[derive(Debug)]
 pub(crate) struct Executor {
-    tasks: JoinSet<()>,
-    ids: HashMap<tokio::task::Id, usize>,
-    aborts: HashMap<usize, AbortHandle>,
+    /// Abort handles by call index; `None` once the task has reported its end.
+    aborts: Vec<Option<AbortHandle>>,
+    /// Tasks launched whose `Finished` has not been received.
+    live: usize,
     semaphore: Arc<Semaphore>,
     events_tx: mpsc::UnboundedSender<TaskEvent>,
     events_rx: mpsc::UnboundedReceiver<TaskEvent>,
@@ -201,13 +207,40 @@ pub(crate) struct Executor {
     orphans: OrphanBuffer,
 }
 
+/// Sends a task's `Finished` report: the outcome it reached, or, if its future is dropped
+/// before that, `Aborted` (or `Panicked` while unwinding).
+struct Report {
+    index: usize,
+    events: mpsc::UnboundedSender<TaskEvent>,
+    sent: bool,
+}
+
+impl Report {
+    fn send(&mut self, outcome: Outcome) {
+        self.sent = true;
+        let _ = self.events.send(TaskEvent::Finished(self.index, outcome));
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if !self.sent {
+            let outcome = if std::thread::panicking() {
+                Outcome::Panicked
+            } else {
+                Outcome::Aborted
+            };
+            self.send(outcome);
+        }
+    }
+}
+
 impl Executor {
     pub(crate) fn new(concurrency: NonZeroUsize, turn: TurnId, orphans: OrphanBuffer) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         Executor {
-            tasks: JoinSet::new(),
-            ids: HashMap::new(),
-            aborts: HashMap::new(),
+            aborts: Vec::new(),
+            live: 0,
             semaphore: Arc::new(Semaphore::new(concurrency.get())),
             events_tx,
             events_rx,
@@ -220,8 +253,12 @@ impl Executor {
     /// timeout.
     pub(crate) fn launch(&mut self, call: Launch<'_>) {
         let semaphore = self.semaphore.clone();
-        let events = self.events_tx.clone();
         let index = call.index;
+        let mut report = Report {
+            index,
+            events: self.events_tx.clone(),
+            sent: false,
+        };
         // Only blocking work can outlive its slot; only it needs to know where to go.
         let late = match call.runner {
             Runner::Blocking(_) => Some((
@@ -240,7 +277,7 @@ impl Executor {
             let Ok(permit) = semaphore.acquire_owned().await else {
                 unreachable!("the semaphore is never closed");
             };
-            let _ = events.send(TaskEvent::Started(index));
+            let _ = report.events.send(TaskEvent::Started(index));
             let mut permit = Some(permit);
             let run = AssertUnwindSafe(run(call.runner, call.input, late, &mut permit))
                 .catch_unwind()
@@ -253,66 +290,49 @@ impl Executor {
                 None => run.await,
             };
             // Report before the permit goes, so the next task's start comes after.
-            let _ = events.send(TaskEvent::Finished(index, outcome));
+            report.send(outcome);
             drop(permit);
         };
         let span = tracing::info_span!("tool", turn = self.turn.0, index, name = call.name);
-        let handle = self
-            .tasks
-            .spawn(tracing::Instrument::instrument(task, span));
-        self.ids.insert(handle.id(), index);
-        self.aborts.insert(index, handle);
+        let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
+        if self.aborts.len() <= index {
+            self.aborts.resize_with(index + 1, || None);
+        }
+        self.aborts[index] = Some(handle.abort_handle());
+        self.live += 1;
     }
 
-    /// Aborts the call's task, if it still runs.
+    /// Aborts the call's task, if it still runs. Its `Finished(Aborted)` follows.
     pub(crate) fn abort(&mut self, index: usize) {
-        if let Some(h) = self.aborts.get(&index) {
+        if let Some(Some(h)) = self.aborts.get(index) {
             h.abort();
         }
     }
 
-    /// Tasks not yet joined.
+    /// Tasks that have not reported their end.
     pub(crate) fn len(&self) -> usize {
-        self.tasks.len()
+        self.live
     }
 
-    /// The next thing a task did: started, or finished with an outcome. A task that was
-    /// aborted (or died) without reporting finishes as [`Outcome::Aborted`] (or
-    /// [`Outcome::Panicked`]).
+    /// The next thing a task did: started, or finished with an outcome (a task aborted or
+    /// dropped before its end finishes as [`Outcome::Aborted`]).
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<TaskEvent>> {
-        if let Poll::Ready(Some(event)) = self.events_rx.poll_recv(cx) {
-            if let TaskEvent::Finished(index, _) = &event {
-                self.aborts.remove(index);
-            }
-            return Poll::Ready(Some(event));
+        if self.live == 0 {
+            return Poll::Ready(None);
         }
-        // Reap ended tasks; those that never reported are answered here.
-        loop {
-            match self.tasks.poll_join_next_with_id(cx) {
-                Poll::Ready(Some(joined)) => {
-                    let (id, panicked) = match &joined {
-                        Ok((id, ())) => (*id, false),
-                        Err(e) => (e.id(), e.is_panic()),
-                    };
-                    let Some(index) = self.ids.remove(&id) else {
-                        continue;
-                    };
-                    // A task that ran to its end sent `Finished` before ending (nothing
-                    // awaits in between), even if that message is not read yet.
-                    if joined.is_ok() {
-                        continue;
-                    }
-                    self.aborts.remove(&index);
-                    let outcome = if panicked {
-                        Outcome::Panicked
-                    } else {
-                        Outcome::Aborted
-                    };
-                    return Poll::Ready(Some(TaskEvent::Finished(index, outcome)));
-                }
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
+        let event = std::task::ready!(self.events_rx.poll_recv(cx));
+        if let Some(TaskEvent::Finished(index, _)) = &event {
+            self.aborts[*index] = None;
+            self.live -= 1;
+        }
+        Poll::Ready(event)
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        for handle in self.aborts.iter().flatten() {
+            handle.abort();
         }
     }
 }

@@ -32,7 +32,7 @@ use tokio::time::Sleep;
 
 use crate::assemble::{AssembleLimits, AssembledMessage, Assembler, ToolCall};
 use crate::dispatch::DispatchPolicy;
-use crate::event::{StopKind, StreamEvent};
+use crate::event::{StopKind, StreamEvent, Usage};
 use crate::execute::{
     Executor, Launch, Orphan, OrphanBuffer, Outcome, TaskEvent, ToolErrorKind, ToolResult, TurnId,
 };
@@ -248,7 +248,8 @@ pub struct TurnStream<S> {
     deadline_armed: bool,
     results: Vec<ToolResult>,
     abandoned_because: Option<String>,
-    committed_message: Option<AssembledMessage>,
+    /// Usage reported after the turn committed.
+    late_usage: Usage,
 }
 
 impl<S> std::fmt::Debug for TurnStream<S> {
@@ -281,7 +282,7 @@ impl<S> TurnStream<S> {
             deadline_armed: false,
             results: Vec::new(),
             abandoned_because: None,
-            committed_message: None,
+            late_usage: Usage::default(),
         }
     }
 
@@ -303,7 +304,7 @@ struct Machine<'a> {
     queue: &'a mut VecDeque<TurnEvent>,
     results: &'a mut Vec<ToolResult>,
     abandoned_because: &'a mut Option<String>,
-    committed_message: &'a mut Option<AssembledMessage>,
+    late_usage: &'a mut Usage,
 }
 
 impl Machine<'_> {
@@ -322,6 +323,16 @@ impl Machine<'_> {
 
     /// A model event: pass it through, assemble it, dispatch what it completes.
     fn on_model_event(&mut self, event: StreamEvent) {
+        if *self.phase == Phase::Committed {
+            // What was committed is final: later events (usage aside) cannot add calls to
+            // the history without results, so the assembler, which holds the committed
+            // message, takes no more of them.
+            if let StreamEvent::MessageDelta { usage, .. } = &event {
+                self.late_usage.update(*usage);
+            }
+            self.queue.push_back(TurnEvent::Model(event));
+            return;
+        }
         let completed = self.assembler.push(&event);
         let ends_message = matches!(event, StreamEvent::MessageStop);
         self.queue.push_back(TurnEvent::Model(event));
@@ -402,9 +413,6 @@ impl Machine<'_> {
         match (m.complete, m.stop_kind()) {
             (true, Some(StopKind::ToolUse)) => {
                 *self.phase = Phase::Committed;
-                // What was committed is final: later events (usage aside) cannot add calls
-                // to the history without results.
-                *self.committed_message = Some(m.clone());
                 for i in 0..self.slots.len() {
                     match self.slots[i] {
                         Slot::Held => self.launch(i),
@@ -573,14 +581,8 @@ impl Machine<'_> {
     fn finish(&mut self) {
         let committed = *self.phase == Phase::Committed;
         *self.phase = Phase::Done;
-        let live = std::mem::take(self.assembler).finish();
-        let message = match self.committed_message.take() {
-            Some(mut frozen) => {
-                frozen.usage = live.usage;
-                frozen
-            }
-            None => live,
-        };
+        let mut message = std::mem::take(self.assembler).finish();
+        message.usage.update(*self.late_usage);
         let provider = self.config.provider;
         let results = std::mem::take(self.results);
         let turn = self.config.turn;
@@ -698,6 +700,6 @@ fn machine<'a, S>(this: &'a mut TurnProj<'_, S>) -> Machine<'a> {
         queue: &mut *this.queue,
         results: &mut *this.results,
         abandoned_because: &mut *this.abandoned_because,
-        committed_message: &mut *this.committed_message,
+        late_usage: &mut *this.late_usage,
     }
 }

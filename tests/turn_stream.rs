@@ -904,3 +904,21 @@ async fn blocking_work_past_its_timeout_still_holds_its_slot() {
         .all(|r| r.error == Some(ToolErrorKind::TimedOut)));
     assert_eq!(peak.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn usage_after_the_commit_is_kept_and_nothing_else_changes() {
+    let mut events = message(&[("read", "{}")], Some(StopKind::ToolUse));
+    events.push(StreamEvent::MessageDelta {
+        stop_reason: Some(StopReason::new(StopKind::EndTurn, "end_turn")),
+        usage: Usage {
+            input_tokens: None,
+            output_tokens: Some(42),
+        },
+    });
+    let tools = ToolRegistry::new().with_raw_fn("read", echo());
+    let (_, outcome) = run_turn(instant(events), tools, TurnConfig::new(Provider::Anthropic)).await;
+    assert!(outcome.committed);
+    assert_eq!(outcome.message.usage.output_tokens, Some(42));
+    assert_eq!(outcome.message.stop_kind(), Some(StopKind::ToolUse));
+    assert_eq!(outcome.results.len(), 1);
+}
