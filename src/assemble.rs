@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -231,10 +232,11 @@ pub struct ToolCall {
     pub index: usize,
     /// The content block that carried it.
     pub block: usize,
-    /// The provider's id, or a deterministic `call_N` when it gave none.
-    pub id: String,
-    /// The tool's name.
-    pub name: String,
+    /// The provider's id, or a deterministic `call_N` when it gave none. Shared: results
+    /// and progress events carry the same allocation.
+    pub id: Arc<str>,
+    /// The tool's name (shared like the id).
+    pub name: Arc<str>,
     /// The arguments exactly as the model produced them.
     pub arguments: String,
     /// The parsed arguments, once complete; an error says why there are none.
@@ -497,8 +499,8 @@ impl Assembler {
                         m.tool_calls.push(ToolCall {
                             index: m.tool_calls.len(),
                             block: *index,
-                            id: id.clone(),
-                            name: name.clone(),
+                            id: Arc::from(id.as_str()),
+                            name: Arc::from(name.as_str()),
                             arguments: String::new(),
                             input: Err(ArgumentsError::Incomplete),
                             complete: false,

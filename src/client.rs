@@ -202,7 +202,7 @@ impl ModelClient {
             .iter()
             .map(|t| RawValue::from_string(t.schema.to_string()).expect("a Value is valid JSON"))
             .collect();
-        let messages = J::Arr(history.iter().map(|m| J::Raw(m.get())).collect());
+        let messages = J::Arr(history.iter().map(|m| J::Raw(m)).collect());
         let system = self.system.as_deref();
         let body = match self.provider {
             Provider::Anthropic => {
@@ -231,7 +231,7 @@ impl ModelClient {
                         ("content", J::Str(s)),
                     ]));
                 }
-                all.extend(history.iter().map(|m| J::Raw(m.get())));
+                all.extend(history.iter().map(|m| J::Raw(m)));
                 let mut f = vec![
                     ("model", J::Str(&self.model)),
                     ("stream", J::Bool(true)),
@@ -353,7 +353,7 @@ fn tool_defs<'a>(
             ("description", J::Str(&t.description)),
         ];
         if let Some(key) = key(t) {
-            d.push((key, J::Raw(s.get())));
+            d.push((key, J::Raw(s)));
         }
         wrap(d)
     });

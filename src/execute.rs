@@ -81,9 +81,9 @@ pub struct ToolResult {
     /// The call's position in the message: the ordering key.
     pub index: usize,
     /// The call's id.
-    pub id: String,
+    pub id: Arc<str>,
     /// The tool's name.
-    pub name: String,
+    pub name: Arc<str>,
     /// `None` for success, else why it failed.
     pub error: Option<ToolErrorKind>,
     /// The text sent back to the model: the tool's content, or a message saying what
@@ -110,9 +110,9 @@ pub struct Orphan {
     /// The call's position in its message.
     pub index: usize,
     /// The call's id.
-    pub id: String,
+    pub id: Arc<str>,
     /// The tool's name.
-    pub name: String,
+    pub name: Arc<str>,
     /// What the tool produced.
     pub output: ToolOutput,
 }
@@ -173,8 +173,8 @@ pub(crate) enum Outcome {
 /// What the task needs to know about its call.
 pub(crate) struct Launch<'a> {
     pub index: usize,
-    pub id: &'a str,
-    pub name: &'a str,
+    pub id: &'a Arc<str>,
+    pub name: &'a Arc<str>,
     pub input: Value,
     pub runner: Runner,
     pub timeout: Option<Duration>,
@@ -265,8 +265,8 @@ impl Executor {
                 Orphan {
                     turn: self.turn,
                     index,
-                    id: call.id.to_owned(),
-                    name: call.name.to_owned(),
+                    id: call.id.clone(),
+                    name: call.name.clone(),
                     output: Ok(String::new()),
                 },
                 self.orphans.clone(),
@@ -293,7 +293,7 @@ impl Executor {
             report.send(outcome);
             drop(permit);
         };
-        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = call.name);
+        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = &**call.name);
         let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
         if self.aborts.len() <= index {
             self.aborts.resize_with(index + 1, || None);

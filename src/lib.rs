@@ -44,7 +44,7 @@
 //! }
 //! decoder.finish(&mut events)?;
 //! let message = assembler.finish();
-//! assert_eq!(message.tool_calls[0].id, "toolu_01");
+//! assert_eq!(&*message.tool_calls[0].id, "toolu_01");
 //! assert_eq!(message.tool_calls[0].input.as_ref().unwrap()["q"], "rust");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -5,8 +5,7 @@
 //! contents, never on completion order or timing. Tool inputs are echoed exactly as the
 //! model produced them (key order, spacing and number spelling kept), through raw JSON.
 
-use std::io::Write as _;
-
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
 use crate::assemble::{AssembledMessage, ToolCall};
@@ -17,78 +16,55 @@ use crate::provider::Provider;
 /// A JSON value whose object keys keep the order they are written in.
 pub(crate) enum J<'a> {
     Str(&'a str),
-    /// JSON text written as is (a tool input, a history message): valid by construction,
-    /// and the whole document is validated once by [`to_raw`].
-    Raw(&'a str),
+    /// JSON written as is (a tool input, a history message, a schema).
+    Raw(&'a RawValue),
     Bool(bool),
     Num(u64),
     Arr(Vec<J<'a>>),
     Obj(Vec<(&'static str, J<'a>)>),
 }
 
-impl J<'_> {
-    /// Writes compact JSON, byte for byte what serde_json writes for the same value.
-    fn write(&self, out: &mut Vec<u8>) {
+impl Serialize for J<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            J::Str(v) => string(out, v),
-            J::Raw(v) => out.extend_from_slice(v.as_bytes()),
-            J::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
-            J::Num(v) => write!(out, "{v}").expect("writing to a Vec cannot fail"),
-            J::Arr(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    item.write(out);
-                }
-                out.push(b']');
-            }
+            J::Str(v) => s.serialize_str(v),
+            J::Raw(v) => v.serialize(s),
+            J::Bool(v) => s.serialize_bool(*v),
+            J::Num(v) => s.serialize_u64(*v),
+            J::Arr(items) => s.collect_seq(items),
             J::Obj(fields) => {
-                out.push(b'{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    string(out, k);
-                    out.push(b':');
-                    v.write(out);
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
                 }
-                out.push(b'}');
+                map.end()
             }
         }
     }
 }
 
-/// A JSON string with serde_json's escaping.
-fn string(out: &mut Vec<u8>, v: &str) {
-    serde_json::to_writer(out, v).expect("writing to a Vec cannot fail");
-}
-
-/// Writes `j` and validates it once as raw JSON.
+/// Writes `j` as compact JSON. serde_json's writer makes it valid by construction (raw
+/// parts were validated when they became [`RawValue`]s), so it is not parsed again.
 pub(crate) fn to_raw(j: &J<'_>) -> Box<RawValue> {
-    let mut out = Vec::with_capacity(256);
-    j.write(&mut out);
-    let text = String::from_utf8(out).expect("only UTF-8 strings are written");
-    RawValue::from_string(text).expect("J writes valid json")
+    serde_json::value::to_raw_value(j).expect("string keys and finite values always serialize")
 }
 
 /// The call's input as raw JSON: the model's own bytes when they are a valid object, `{}`
 /// for empty arguments. Invalid arguments cannot be echoed as an object; they are echoed
 /// as `{}` beside the error result that explains them (OpenAI Chat, whose arguments are a
 /// string, gets the original text).
-fn raw_input(call: &ToolCall) -> &str {
-    let text = call.arguments.trim();
-    match (&call.input, text.is_empty()) {
-        // Parsed into an object before: valid JSON.
-        (Ok(_), false) => text,
-        _ => "{}",
+fn raw_input(call: &ToolCall) -> &RawValue {
+    let empty = || serde_json::from_str("{}").expect("`{}` is JSON");
+    match &call.input {
+        // Parsed into a value before, so valid JSON; this pass only finds its bounds.
+        Ok(_) => serde_json::from_str(&call.arguments).unwrap_or_else(|_| empty()),
+        Err(_) => empty(),
     }
 }
 
 /// The assistant message of the turn, as the provider expects it back in the history.
 pub fn assistant_message(provider: Provider, message: &AssembledMessage) -> Box<RawValue> {
-    let inputs: Vec<&str> = message.tool_calls.iter().map(raw_input).collect();
+    let inputs: Vec<&RawValue> = message.tool_calls.iter().map(raw_input).collect();
     let text = message.text();
     let mut parts = Vec::new();
     match provider {

@@ -170,9 +170,9 @@ pub enum TurnEvent {
         /// The call's position in the message.
         index: usize,
         /// The call's id.
-        id: String,
+        id: Arc<str>,
         /// The tool's name.
-        name: String,
+        name: Arc<str>,
     },
     /// Progress: a call's tool finished (in completion order).
     Finished {
@@ -181,9 +181,9 @@ pub enum TurnEvent {
         /// The call's position in the message.
         index: usize,
         /// The call's id.
-        id: String,
+        id: Arc<str>,
         /// The tool's name.
-        name: String,
+        name: Arc<str>,
         /// Whether it succeeded.
         ok: bool,
     },

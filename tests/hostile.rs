@@ -59,7 +59,7 @@ fn openai_chat_whole_calls_without_index_or_id_stay_apart() {
     let calls: Vec<_> = m
         .tool_calls
         .iter()
-        .map(|c| (c.name.as_str(), c.input.clone()))
+        .map(|c| (&*c.name, c.input.clone()))
         .collect();
     assert_eq!(
         calls,

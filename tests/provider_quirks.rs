@@ -73,7 +73,7 @@ fn stop(m: &AssembledMessage) -> Option<(StopKind, Option<&str>)> {
 fn calls(m: &AssembledMessage) -> Vec<(&str, &str, Result<Value, ArgumentsError>)> {
     m.tool_calls
         .iter()
-        .map(|c| (c.id.as_str(), c.name.as_str(), c.input.clone()))
+        .map(|c| (&*c.id, &*c.name, c.input.clone()))
         .collect()
 }
 

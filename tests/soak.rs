@@ -277,7 +277,7 @@ async fn run_turn(
                 _ => tally.results_duplicated += 1,
             }
             let r = &outcome.results[i];
-            assert_eq!((r.index, r.id.as_str()), (i, format!("call_{i}").as_str()));
+            assert_eq!((r.index, &*r.id), (i, format!("call_{i}").as_str()));
             assert_eq!(r.turn, TurnId(turn));
             let expected = match fault {
                 Fault::Ok | Fault::Slow => None,

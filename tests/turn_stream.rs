@@ -171,7 +171,7 @@ async fn slow_first_fast_second_keeps_request_order_for_every_provider() {
         let mut tools = ToolRegistry::new();
         for call in &calls {
             let slow_input = slow_input.clone();
-            tools = tools.with_raw_fn(&call.name, move |input: Value| {
+            tools = tools.with_raw_fn(&*call.name, move |input: Value| {
                 let ms = if input == slow_input { 500 } else { 10 };
                 Box::pin(async move {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -506,7 +506,7 @@ async fn late_blocking_result_becomes_an_orphan_of_its_turn() {
         .pop()
         .expect("the late result is kept as an orphan");
     assert_eq!(
-        (orphan.turn, orphan.index, orphan.name.as_str()),
+        (orphan.turn, orphan.index, &*orphan.name),
         (toolstream::TurnId(7), 0, "crunch")
     );
     assert_eq!(orphan.output, Ok("crunched".into()));

@@ -94,7 +94,7 @@ fn spliced_message_start_drops_the_partial_message() {
     let m = a.finish();
     assert_eq!(m.restarts, 1);
     assert_eq!(m.tool_calls.len(), 1);
-    assert_eq!(m.tool_calls[0].id, "whole");
+    assert_eq!(&*m.tool_calls[0].id, "whole");
 }
 
 #[test]

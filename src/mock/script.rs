@@ -416,7 +416,7 @@ mod tests {
                 let calls: Vec<(&str, Value)> = m
                     .tool_calls
                     .iter()
-                    .map(|c| (c.name.as_str(), c.input.clone().unwrap()))
+                    .map(|c| (&*c.name, c.input.clone().unwrap()))
                     .collect();
                 let want: Vec<(&str, Value)> = turn
                     .tool_calls
