@@ -411,8 +411,8 @@ impl AssembledMessage {
 pub struct Assembler {
     limits: AssembleLimits,
     message: AssembledMessage,
-    /// Block index → position in `message.blocks`: one lookup per delta, whatever the
-    /// number of blocks.
+    /// Block index → position in `message.blocks` for the blocks not at their own index:
+    /// one lookup per delta, whatever the number of blocks.
     slots: HashMap<usize, usize>,
     text_bytes: usize,
 }
@@ -437,9 +437,13 @@ impl Assembler {
     }
 
     fn block_slot(&self, index: usize) -> Option<usize> {
-        // Deltas nearly always go to the newest block: check it before the map.
-        match self.message.blocks.last() {
-            Some(b) if b.index == index => Some(self.message.blocks.len() - 1),
+        let blocks = &self.message.blocks;
+        // Indices are unique, and nearly always dense (block `i` at position `i`), and
+        // deltas nearly always go to the newest block: check both before the map, which
+        // holds only the blocks whose index is not their position.
+        match (blocks.get(index), blocks.last()) {
+            (Some(b), _) if b.index == index => Some(index),
+            (_, Some(b)) if b.index == index => Some(blocks.len() - 1),
             _ => self.slots.get(&index).copied(),
         }
     }
@@ -509,7 +513,9 @@ impl Assembler {
                     }
                     _ => None,
                 };
-                self.slots.insert(*index, m.blocks.len());
+                if *index != m.blocks.len() {
+                    self.slots.insert(*index, m.blocks.len());
+                }
                 m.blocks.push(ContentBlock {
                     index: *index,
                     block: block.clone(),

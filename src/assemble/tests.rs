@@ -37,6 +37,58 @@ fn interleaved_deltas_are_routed_by_index() {
     assert_eq!(m.tool_calls[1].input, Ok(serde_json::json!({"y": 2})));
 }
 
+/// Block indices in any order and density: at their own position (found without the
+/// map), sparse (found through it), and an index equal to another block's position.
+#[test]
+fn sparse_and_dense_indices_are_routed_and_duplicates_found() {
+    let mut a = Assembler::new();
+    for e in [
+        start(0, "a"),
+        start(7, "b"),
+        start(1, "c"),
+        start(2, "d"),
+        args(7, "{\"b\":"),
+        args(0, "{\"a\":"),
+        args(2, "{\"d\":"),
+        args(1, "{\"c\":"),
+        args(7, "1}"),
+        args(0, "2}"),
+        args(1, "3}"),
+        args(2, "4}"),
+    ] {
+        a.push(&e).unwrap();
+    }
+    for (index, id) in [(0, "a"), (7, "b"), (1, "c"), (2, "d")] {
+        assert_eq!(
+            a.push(&start(index, "again")),
+            Err(AssembleError::DuplicateBlock { index }),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        a.push(&args(3, "x")),
+        Err(AssembleError::UnknownBlock { index: 3 })
+    );
+    for (index, call) in [(2, 3), (7, 1), (1, 2), (0, 0)] {
+        assert_eq!(a.push(&StreamEvent::BlockStop { index }), Ok(Some(call)));
+    }
+    let m = a.finish();
+    let inputs: Vec<_> = m
+        .tool_calls
+        .iter()
+        .map(|c| (&*c.id, c.input.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("a", serde_json::json!({"a": 2})),
+            ("b", serde_json::json!({"b": 1})),
+            ("c", serde_json::json!({"c": 3})),
+            ("d", serde_json::json!({"d": 4})),
+        ]
+    );
+}
+
 #[test]
 fn prefix_that_parses_is_not_complete() {
     let mut a = Assembler::new();
