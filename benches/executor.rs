@@ -1,6 +1,11 @@
 //! Executor cost: overhead per tool against bare `tokio::spawn` + join, and eager dispatch
 //! latency (the tool call's block stop leaving the model stream → the tool first polled).
 //!
+//! Three cases over the same 1,000-call message: the whole turn stream; the same work done
+//! by hand without an executor (assemble the events, run each tool's body inline, write the
+//! two history messages); and bare `tokio::spawn` + join of the same tool body. The
+//! executor's overhead per tool is the first minus the second, compared with the third.
+//!
 //! `cargo bench --bench executor` measures (and prints latency percentiles);
 //! `cargo test --benches` runs each case once and checks its output.
 
@@ -11,8 +16,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::StreamExt;
 use toolstream::{
-    Block, Delta, DispatchPolicy, Provider, StopKind, StopReason, StreamEvent, ToolRegistry,
-    TurnConfig, TurnEvent, TurnStream, Usage,
+    request, Assembler, Block, Delta, DispatchPolicy, Provider, StopKind, StopReason, StreamEvent,
+    ToolRegistry, ToolResult, TurnConfig, TurnEvent, TurnId, TurnStream, Usage,
 };
 
 fn message(n: usize) -> Vec<StreamEvent> {
@@ -46,20 +51,32 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn turn(events: Vec<StreamEvent>, tools: Arc<ToolRegistry>, policy: DispatchPolicy) -> usize {
+async fn turn(
+    events: Vec<StreamEvent>,
+    tools: Arc<ToolRegistry>,
+    policy: DispatchPolicy,
+) -> (usize, Option<(String, String)>) {
     let input = futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>));
     let config = TurnConfig::new(Provider::Anthropic)
         .policy(policy)
         .concurrency(std::num::NonZeroUsize::new(64).unwrap());
     let mut stream = std::pin::pin!(TurnStream::new(input, tools, config));
     let mut results = 0;
+    let mut messages = None;
     while let Some(e) = stream.next().await {
-        if let Ok(TurnEvent::Result(r)) = e {
-            assert!(r.is_ok());
-            results += 1;
+        match e {
+            Ok(TurnEvent::Result(r)) => {
+                assert!(r.is_ok());
+                results += 1;
+            }
+            Ok(TurnEvent::Outcome(o)) => {
+                let next = o.results_message.expect("committed");
+                messages = Some((o.assistant_message.get().to_owned(), next.get().to_owned()));
+            }
+            _ => {}
         }
     }
-    results
+    (results, messages)
 }
 
 fn overhead(c: &mut Criterion) {
@@ -71,12 +88,16 @@ fn overhead(c: &mut Criterion) {
     let n = 1000;
     group.throughput(Throughput::Elements(n as u64));
     let events = message(n);
-    assert_eq!(
-        rt.block_on(turn(events.clone(), tools.clone(), DispatchPolicy::Batched)),
-        n
-    );
+    // The turn and the hand-made path produce the same history, byte for byte.
+    let (results, messages) =
+        rt.block_on(turn(events.clone(), tools.clone(), DispatchPolicy::Batched));
+    assert_eq!(results, n);
+    assert_eq!(messages, Some(without_executor(events.clone())));
     group.bench_function(BenchmarkId::new("turn_stream", n), |b| {
         b.iter(|| rt.block_on(turn(events.clone(), tools.clone(), DispatchPolicy::Batched)))
+    });
+    group.bench_function(BenchmarkId::new("assemble_and_messages_only", n), |b| {
+        b.iter(|| without_executor(events.clone()))
     });
     group.bench_function(BenchmarkId::new("tokio_spawn_join", n), |b| {
         b.iter(|| {
@@ -96,6 +117,32 @@ fn overhead(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// The turn's work minus the executor: assemble, run the tool body inline, write the
+/// assistant and results messages.
+fn without_executor(events: Vec<StreamEvent>) -> (String, String) {
+    let mut asm = Assembler::new();
+    for e in &events {
+        asm.push(e).unwrap();
+    }
+    let m = asm.finish();
+    let results: Vec<ToolResult> = m
+        .tool_calls
+        .iter()
+        .map(|c| ToolResult {
+            turn: TurnId(1),
+            index: c.index,
+            id: c.id.clone(),
+            name: c.name.clone(),
+            error: None,
+            content: c.input.as_ref().unwrap().to_string(),
+            committed: true,
+        })
+        .collect();
+    let assistant = request::assistant_message(Provider::Anthropic, &m);
+    let next = request::results_message(Provider::Anthropic, &results);
+    (assistant.get().to_owned(), next.get().to_owned())
 }
 
 /// One eager call; returns the time from its block stop leaving the model stream to the
