@@ -469,6 +469,17 @@ impl SseDecoder {
                         Some(n) => (n, Some(rest[n])),
                         None => (rest.len(), None),
                     };
+                    // The middle of a long data line, within both limits (`line_len` and
+                    // the data never exceed theirs): copy the rest of the chunk, done.
+                    if field == Field::Data
+                        && end.is_none()
+                        && n <= self.limits.max_line - self.line_len
+                        && n <= self.limits.max_event - self.data.len()
+                    {
+                        self.line_len += n;
+                        self.data.extend_from_slice(rest);
+                        return Ok(());
+                    }
                     // Both limits are checked at the byte that first exceeds one, so the
                     // error does not depend on how the input was chunked.
                     if field == Field::Data {
