@@ -342,8 +342,9 @@ pub struct AssembledMessage {
     pub stop_reason: Option<StopReason>,
     /// The content blocks in message order.
     pub blocks: Vec<ContentBlock>,
-    /// The client tool calls in request order.
-    pub tool_calls: Vec<ToolCall>,
+    /// The client tool calls in request order. Shared: a completed call is handed out (in [`TurnEvent::ToolCall`](crate::TurnEvent))
+    /// without copying its arguments.
+    pub tool_calls: Vec<Arc<ToolCall>>,
     /// Token counts.
     pub usage: Usage,
     /// The first error the provider reported in the stream.
@@ -500,7 +501,7 @@ impl Assembler {
                 }
                 let tool_call = match block {
                     Block::ToolUse { id, name } => {
-                        m.tool_calls.push(ToolCall {
+                        m.tool_calls.push(Arc::new(ToolCall {
                             index: m.tool_calls.len(),
                             block: *index,
                             id: Arc::from(id.as_str()),
@@ -508,7 +509,7 @@ impl Assembler {
                             arguments: String::new(),
                             input: Err(ArgumentsError::Incomplete),
                             complete: false,
-                        });
+                        }));
                         Some(m.tool_calls.len() - 1)
                     }
                     _ => None,
@@ -547,7 +548,8 @@ impl Assembler {
                     Delta::Text(t) | Delta::Thinking(t) => b.text.push_str(t),
                     Delta::Signature(s) => b.signature.push_str(s),
                     Delta::ToolInput(fragment) => {
-                        if let Some(call) = b.tool_call.map(|c| &mut m.tool_calls[c]) {
+                        // Not shared while its arguments stream: no copy is made.
+                        if let Some(call) = b.tool_call.map(|c| Arc::make_mut(&mut m.tool_calls[c])) {
                             if call.arguments.len() + fragment.len() > limit {
                                 call.input = Err(ArgumentsError::TooLarge { limit });
                             } else if !matches!(call.input, Err(ArgumentsError::TooLarge { .. })) {
@@ -569,7 +571,7 @@ impl Assembler {
                 }
                 b.stopped = true;
                 if let Some(c) = b.tool_call {
-                    let call = &mut m.tool_calls[c];
+                    let call = Arc::make_mut(&mut m.tool_calls[c]);
                     call.complete = true;
                     if !matches!(call.input, Err(ArgumentsError::TooLarge { .. })) {
                         call.input = parse_arguments_with_depth(

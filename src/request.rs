@@ -64,7 +64,7 @@ fn raw_input(call: &ToolCall) -> &RawValue {
 
 /// The assistant message of the turn, as the provider expects it back in the history.
 pub fn assistant_message(provider: Provider, message: &AssembledMessage) -> Box<RawValue> {
-    let inputs: Vec<&RawValue> = message.tool_calls.iter().map(raw_input).collect();
+    let inputs: Vec<&RawValue> = message.tool_calls.iter().map(|c| raw_input(c)).collect();
     let text = message.text();
     let mut parts = Vec::new();
     match provider {

@@ -160,8 +160,8 @@ pub enum TurnEvent {
     ToolCall {
         /// The turn.
         turn: TurnId,
-        /// The call.
-        call: ToolCall,
+        /// The call, shared with the assembled message (not a copy of its arguments).
+        call: Arc<ToolCall>,
     },
     /// Progress: a call acquired its slot and started.
     Started {
