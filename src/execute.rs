@@ -259,9 +259,10 @@ impl Executor {
             events: self.events_tx.clone(),
             sent: false,
         };
-        // Only blocking work can outlive its slot; only it needs to know where to go.
+        // Only blocking work can outlive its slot; only it needs to know where to go (boxed:
+        // every task's future would carry its size otherwise).
         let late = match call.runner {
-            Runner::Blocking(_) => Some((
+            Runner::Blocking(_) => Some(Box::new((
                 Orphan {
                     turn: self.turn,
                     index,
@@ -270,7 +271,7 @@ impl Executor {
                     output: Ok(String::new()),
                 },
                 self.orphans.clone(),
-            )),
+            ))),
             Runner::Async(_) => None,
         };
         let task = async move {
@@ -283,7 +284,8 @@ impl Executor {
                 .catch_unwind()
                 .map(|r| r.unwrap_or(Outcome::Panicked));
             let outcome = match call.timeout {
-                Some(limit) => match tokio::time::timeout(limit, run).await {
+                // Boxed: only tools with a timeout carry a timer.
+                Some(limit) => match Box::pin(tokio::time::timeout(limit, run)).await {
                     Ok(outcome) => outcome,
                     Err(_) => Outcome::TimedOut(limit),
                 },
@@ -345,7 +347,7 @@ impl Drop for Executor {
 async fn run(
     runner: Runner,
     input: Value,
-    late: Option<(Orphan, OrphanBuffer)>,
+    late: Option<Box<(Orphan, OrphanBuffer)>>,
     permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Outcome {
     match runner {
@@ -356,7 +358,8 @@ async fn run(
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
-                if let (Err(Ok(output)), Some((mut orphan, orphans))) = (tx.send(outcome), late) {
+                if let (Err(Ok(output)), Some(late)) = (tx.send(outcome), late) {
+                    let (mut orphan, orphans) = *late;
                     orphan.output = output;
                     orphans.push(orphan);
                 }
