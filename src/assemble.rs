@@ -549,7 +549,8 @@ impl Assembler {
                     Delta::Signature(s) => b.signature.push_str(s),
                     Delta::ToolInput(fragment) => {
                         // Not shared while its arguments stream: no copy is made.
-                        if let Some(call) = b.tool_call.map(|c| Arc::make_mut(&mut m.tool_calls[c])) {
+                        if let Some(call) = b.tool_call.map(|c| Arc::make_mut(&mut m.tool_calls[c]))
+                        {
                             if call.arguments.len() + fragment.len() > limit {
                                 call.input = Err(ArgumentsError::TooLarge { limit });
                             } else if !matches!(call.input, Err(ArgumentsError::TooLarge { .. })) {
