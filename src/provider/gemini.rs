@@ -6,11 +6,19 @@
 //! last chunk, `usageMetadata` (`promptTokenCount`, `candidatesTokenCount`). Only
 //! candidate 0 is read. Text parts that follow each other form one block; a function call
 //! is a block of its own, started, filled and completed at once.
+//!
+//! The hottest chunk, a single text part of candidate 0 written the way Google's servers
+//! (or serde_json) write it, is read by an exact-bytes fast path (`fast.rs`) and applied
+//! through the same code as a parsed chunk; every other chunk takes the full serde parse.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+mod fast;
+#[cfg(test)]
+mod tests;
 
 use super::{parse, BlockCounter, Provider};
 use crate::error::DecodeError;
@@ -59,6 +67,20 @@ struct Part<'a> {
     function_call: Option<FunctionCall<'a>>,
     executable_code: Option<serde::de::IgnoredAny>,
     code_execution_result: Option<serde::de::IgnoredAny>,
+}
+
+impl<'a> Part<'a> {
+    /// A plain text part (no `thought`, no signature).
+    fn text(text: Cow<'a, str>) -> Self {
+        Part {
+            text: Some(text),
+            thought: false,
+            thought_signature: None,
+            function_call: None,
+            executable_code: None,
+            code_execution_result: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -122,6 +144,7 @@ pub struct GeminiDecoder {
     open: Option<(Open, usize)>,
     calls: usize,
     stopped: bool,
+    fast_payloads: usize,
 }
 
 impl GeminiDecoder {
@@ -136,6 +159,27 @@ impl GeminiDecoder {
     ///
     /// [`DecodeError::InvalidPayload`] when the payload is not a response chunk.
     pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        match fast::chunk(data) {
+            Some(piece) => {
+                self.fast_payloads += 1;
+                self.start(piece.response_id, piece.model_version, out);
+                self.part(Part::text(piece.text), out)?;
+                self.end(None, piece.usage, out);
+                Ok(())
+            }
+            None => self.push_full(data, out),
+        }
+    }
+
+    /// How many payloads the exact-bytes fast path has read (for tests and benchmarks;
+    /// the events do not depend on it).
+    #[doc(hidden)]
+    pub fn fast_path_payloads(&self) -> usize {
+        self.fast_payloads
+    }
+
+    /// [`push`](Self::push) through the full serde parse.
+    fn push_full(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         let chunk: Chunk = parse(Provider::Gemini, "GenerateContentResponse", data)?;
         if let Some(e) = chunk.error {
             out.push(StreamEvent::Error(ProviderError {
@@ -147,13 +191,8 @@ impl GeminiDecoder {
                 message: e.message.map(Cow::into_owned).unwrap_or_default(),
             }));
         }
-        if !self.started && !chunk.candidates.is_empty() {
-            self.started = true;
-            out.push(StreamEvent::MessageStart {
-                id: chunk.response_id.map(Cow::into_owned),
-                model: chunk.model_version.map(Cow::into_owned),
-                usage: Usage::default(),
-            });
+        if !chunk.candidates.is_empty() {
+            self.start(chunk.response_id, chunk.model_version, out);
         }
         let mut finish = None;
         for cand in chunk.candidates {
@@ -165,7 +204,35 @@ impl GeminiDecoder {
             }
             finish = finish.or(cand.finish_reason);
         }
-        let usage = chunk.usage_metadata.map(|u| Usage {
+        self.end(finish, chunk.usage_metadata, out);
+        Ok(())
+    }
+
+    /// Starts the message at the first chunk with a candidate.
+    fn start(
+        &mut self,
+        response_id: Option<Cow<'_, str>>,
+        model_version: Option<Cow<'_, str>>,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        if !self.started {
+            self.started = true;
+            out.push(StreamEvent::MessageStart {
+                id: response_id.map(Cow::into_owned),
+                model: model_version.map(Cow::into_owned),
+                usage: Usage::default(),
+            });
+        }
+    }
+
+    /// The end of a chunk: its `finishReason` (of candidate 0) and `usageMetadata`.
+    fn end(
+        &mut self,
+        finish: Option<Cow<'_, str>>,
+        usage: Option<UsagePayload>,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        let usage = usage.map(|u| Usage {
             input_tokens: u.prompt_token_count,
             output_tokens: u.candidates_token_count,
         });
@@ -192,7 +259,6 @@ impl GeminiDecoder {
                 }
             }
         }
-        Ok(())
     }
 
     /// End of input.
