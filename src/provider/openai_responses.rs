@@ -8,15 +8,25 @@
 //! fill it; `response.function_call_arguments.done` and `response.output_item.done` end
 //! it. `response.completed` / `response.incomplete` end the message; `response.failed`
 //! and `error` report errors.
+//!
+//! The two hottest events, a text piece and an argument fragment written the way OpenAI
+//! (or a server with sorted keys) writes them, are read by an exact-bytes fast path
+//! (`fast.rs`) and applied through the same code as a parsed event; every other event
+//! takes the full serde parse.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
 
+mod fast;
+#[cfg(test)]
+mod tests;
+
 use super::{parse_typed, BlockCounter, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+use fast::Piece;
 
 #[derive(Deserialize)]
 struct Payload<'a> {
@@ -156,6 +166,8 @@ pub struct OpenAiResponsesDecoder {
     by_output: HashMap<usize, Vec<usize>>,
     calls: usize,
     errored: bool,
+    /// Payloads the fast path read.
+    fast_payloads: usize,
 }
 
 impl OpenAiResponsesDecoder {
@@ -171,6 +183,37 @@ impl OpenAiResponsesDecoder {
     /// [`DecodeError::InvalidPayload`] when the payload is not an event, or a known event
     /// lacks the index it needs.
     pub fn push(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        // The two hottest events skip serde when they have one of the exact shapes in
+        // `fast.rs`; the piece read is applied by the same code as a parsed event.
+        match fast::event(data) {
+            Some(Piece::Text {
+                output_index,
+                content_index,
+                delta,
+            }) => {
+                self.fast_payloads += 1;
+                self.text_delta(Block::Text, output_index, content_index, delta, out)
+            }
+            Some(Piece::Arguments {
+                output_index,
+                delta,
+            }) => {
+                self.fast_payloads += 1;
+                self.arguments_delta(output_index, Some(delta), out)
+            }
+            None => self.push_full(data, out),
+        }
+    }
+
+    /// How many payloads the exact-bytes fast path has read (for tests and benchmarks;
+    /// the events do not depend on it).
+    #[doc(hidden)]
+    pub fn fast_path_payloads(&self) -> usize {
+        self.fast_payloads
+    }
+
+    /// [`push`](Self::push) through the full serde parse.
+    fn push_full(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         let Some(p) = parse_typed::<Payload>(Provider::OpenAiResponses, data, is_known)? else {
             return Ok(());
         };
@@ -254,13 +297,9 @@ impl OpenAiResponsesDecoder {
                 } else {
                     Block::Text
                 };
-                let content = Some(p.content_index.unwrap_or(0));
-                let index = self.find_or_open(output, content, block, out)?;
-                let text = p.delta.unwrap_or_default().into_owned();
-                out.push(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::Text(text),
-                });
+                let content = p.content_index.unwrap_or(0);
+                let text = p.delta.unwrap_or_default();
+                self.text_delta(block, output, content, text, out)?;
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 let output = output_index?;
@@ -273,21 +312,7 @@ impl OpenAiResponsesDecoder {
                 });
             }
             "response.function_call_arguments.delta" => {
-                let output = output_index?;
-                let slot = self
-                    .find(output, None)
-                    .filter(|&s| matches!(self.slots[s].kind, Kind::Call { .. }))
-                    .ok_or_else(|| missing("arguments for a function call that never started"))?;
-                let s = &mut self.slots[slot];
-                s.kind = Kind::Call {
-                    saw_arguments: true,
-                };
-                if let Some(d) = p.delta.filter(|d| !d.is_empty()) {
-                    out.push(StreamEvent::BlockDelta {
-                        index: s.block,
-                        delta: Delta::ToolInput(d.into_owned()),
-                    });
-                }
+                self.arguments_delta(output_index?, p.delta, out)?;
             }
             "response.function_call_arguments.done" => {
                 let output = output_index?;
@@ -387,6 +412,52 @@ impl OpenAiResponsesDecoder {
     ///
     /// None today; the signature matches the other decoders.
     pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    /// A piece of text or refusal for content part `content` of output item `output`
+    /// (opening its block when no `content_part.added` did).
+    fn text_delta(
+        &mut self,
+        block: Block,
+        output: usize,
+        content: usize,
+        text: Cow<'_, str>,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
+        let index = self.find_or_open(output, Some(content), block, out)?;
+        out.push(StreamEvent::BlockDelta {
+            index,
+            delta: Delta::Text(text.into_owned()),
+        });
+        Ok(())
+    }
+
+    /// A fragment of the arguments of the function call at output item `output`.
+    fn arguments_delta(
+        &mut self,
+        output: usize,
+        delta: Option<Cow<'_, str>>,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
+        let slot = self
+            .find(output, None)
+            .filter(|&s| matches!(self.slots[s].kind, Kind::Call { .. }))
+            .ok_or_else(|| DecodeError::InvalidField {
+                provider: Provider::OpenAiResponses,
+                event: "response.function_call_arguments.delta".into(),
+                reason: "arguments for a function call that never started",
+            })?;
+        let s = &mut self.slots[slot];
+        s.kind = Kind::Call {
+            saw_arguments: true,
+        };
+        if let Some(d) = delta.filter(|d| !d.is_empty()) {
+            out.push(StreamEvent::BlockDelta {
+                index: s.block,
+                delta: Delta::ToolInput(d.into_owned()),
+            });
+        }
         Ok(())
     }
 
