@@ -148,6 +148,11 @@ fn pieces(s: &str, n: usize) -> Vec<&str> {
 /// One SSE event to send: its `event:` name (if any) and its `data`.
 pub(crate) type WireEvent = (Option<&'static str>, String);
 
+/// `s` as a JSON string.
+fn q(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
 /// The SSE events answering with `turn` (number `k`) in `provider`'s wire format.
 pub(crate) fn encode(
     provider: Provider,
@@ -161,12 +166,13 @@ pub(crate) fn encode(
     let tool_use = !calls.is_empty();
     let out_tokens = (turn.text.len() / 4 + 20 * calls.len()) as u64;
     let mut ev: Vec<WireEvent> = Vec::new();
-    let mut data = |name: Option<&'static str>, v: Value| ev.push((name, v.to_string()));
+    let data = |ev: &mut Vec<WireEvent>, name: Option<&'static str>, v: Value| {
+        ev.push((name, v.to_string()))
+    };
     match provider {
         // Key order as the API writes it (the decoders do not care; fast paths and byte
         // comparisons do).
         Provider::Anthropic => {
-            let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
             let mut raw = |name: &'static str, v: String| ev.push((Some(name), v));
             raw(
                 "message_start",
@@ -231,7 +237,6 @@ pub(crate) fn encode(
         // Key order as the API writes it (tests/fixtures/openai-chat): every chunk repeats
         // the same head, then one choice, `delta` before `logprobs` and `finish_reason`.
         Provider::OpenAiChat => {
-            let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
             let head = format!(
                 r#"{{"id":"chatcmpl-mock-{k}","object":"chat.completion.chunk","created":{},"model":{},"system_fingerprint":"fp_mock","choices":"#,
                 1_700_000_000 + k,
@@ -290,6 +295,7 @@ pub(crate) fn encode(
         Provider::OpenAiResponses => {
             let rid = format!("resp_mock_{k}");
             data(
+                &mut ev,
                 Some("response.created"),
                 json!({"type": "response.created", "response": {"id": rid, "status": "in_progress", "model": script.model, "output": []}}),
             );
@@ -297,24 +303,34 @@ pub(crate) fn encode(
             if !text.is_empty() {
                 let item = format!("msg_mock_{k}");
                 data(
+                    &mut ev,
                     Some("response.output_item.added"),
                     json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": item, "type": "message", "role": "assistant", "content": []}}),
                 );
                 data(
+                    &mut ev,
                     Some("response.content_part.added"),
                     json!({"type": "response.content_part.added", "item_id": item, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": ""}}),
                 );
                 for t in &text {
-                    data(
+                    // The hot events in the API's key order, with its sequence numbers.
+                    let seq = ev.len();
+                    ev.push((
                         Some("response.output_text.delta"),
-                        json!({"type": "response.output_text.delta", "item_id": item, "output_index": 0, "content_index": 0, "delta": t}),
-                    );
+                        format!(
+                            r#"{{"type":"response.output_text.delta","sequence_number":{seq},"item_id":{},"output_index":0,"content_index":0,"delta":{},"logprobs":[]}}"#,
+                            q(&item),
+                            q(t)
+                        ),
+                    ));
                 }
                 data(
+                    &mut ev,
                     Some("response.content_part.done"),
                     json!({"type": "response.content_part.done", "item_id": item, "output_index": 0, "content_index": 0}),
                 );
                 data(
+                    &mut ev,
                     Some("response.output_item.done"),
                     json!({"type": "response.output_item.done", "output_index": 0, "item": {"id": item, "type": "message"}}),
                 );
@@ -324,36 +340,52 @@ pub(crate) fn encode(
                 let call_id = Script::call_id(provider, k, i);
                 let item = format!("fc_mock_{k}_{i}");
                 data(
+                    &mut ev,
                     Some("response.output_item.added"),
                     json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": ""}}),
                 );
                 for a in pieces(c.input.get(), n) {
-                    data(
+                    let seq = ev.len();
+                    ev.push((
                         Some("response.function_call_arguments.delta"),
-                        json!({"type": "response.function_call_arguments.delta", "item_id": item, "output_index": output, "delta": a}),
-                    );
+                        format!(
+                            r#"{{"type":"response.function_call_arguments.delta","sequence_number":{seq},"item_id":{},"output_index":{output},"delta":{}}}"#,
+                            q(&item),
+                            q(a)
+                        ),
+                    ));
                 }
                 data(
+                    &mut ev,
                     Some("response.function_call_arguments.done"),
                     json!({"type": "response.function_call_arguments.done", "item_id": item, "output_index": output, "arguments": c.input.get()}),
                 );
                 data(
+                    &mut ev,
                     Some("response.output_item.done"),
                     json!({"type": "response.output_item.done", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": c.input.get()}}),
                 );
                 output += 1;
             }
             data(
+                &mut ev,
                 Some("response.completed"),
                 json!({"type": "response.completed", "response": {"id": rid, "status": "completed", "model": script.model, "usage": {"input_tokens": 100 + 50 * k, "output_tokens": out_tokens}}}),
             );
         }
         Provider::Gemini => {
+            // Text chunks as Google writes them (a space after each colon, none after
+            // commas, the prompt's usage on every chunk).
+            let prompt = 100 + 50 * k;
             for t in &text {
-                data(
+                ev.push((
                     None,
-                    json!({"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}], "modelVersion": script.model}),
-                );
+                    format!(
+                        r#"{{"candidates": [{{"content": {{"parts": [{{"text": {}}}],"role": "model"}},"index": 0}}],"usageMetadata": {{"promptTokenCount": {prompt},"totalTokenCount": {prompt},"promptTokensDetails": [{{"modality": "TEXT","tokenCount": {prompt}}}]}},"modelVersion": {}}}"#,
+                        q(t),
+                        q(&script.model)
+                    ),
+                ));
             }
             let parts: Vec<Value> = calls
                 .iter()
@@ -366,7 +398,7 @@ pub(crate) fn encode(
             if calls.is_empty() {
                 last["candidates"][0]["content"]["parts"] = json!([]);
             }
-            data(None, last);
+            data(&mut ev, None, last);
         }
         Provider::Bedrock => {}
     }
