@@ -385,6 +385,24 @@ impl SseDecoder {
                     }
                 }
                 State::LineStart { after_cr } => {
+                    // The two field names nearly every line starts with, whole in the
+                    // chunk: straight to the value, as the byte-by-byte path would get.
+                    let rest = &input[i..];
+                    let known = if rest.starts_with(b"data:") {
+                        Some((Field::Data, 5))
+                    } else if rest.starts_with(b"event:") {
+                        Some((Field::Event, 6))
+                    } else {
+                        None
+                    };
+                    if let Some((field, n)) = known {
+                        self.line_len = 0;
+                        self.grow_line(n)?;
+                        i += n;
+                        self.begin_value(field);
+                        self.state = State::ValueStart(field);
+                        continue;
+                    }
                     let b = input[i];
                     i += 1;
                     match b {

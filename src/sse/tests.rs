@@ -286,3 +286,28 @@ fn event_type_is_shared_while_it_repeats() {
     let events = decode_whole(b"event: a\ndata: 1\n\nevent: a\ndata: 2\n\n");
     assert!(Arc::ptr_eq(&events[0].event, &events[1].event));
 }
+
+/// `data:` and `event:` at a line start take a shortcut when whole in the chunk: with a
+/// line limit shorter than, equal to and longer than the names, it must behave as the
+/// byte-by-byte path (which split points reach) does: same events, same error.
+#[test]
+fn field_name_shortcut_matches_the_byte_path_at_every_line_limit() {
+    let input = b"event: e\ndata: x\n\ndata:y\nevent:\n\n";
+    for limit in 1..=10 {
+        let limits = SseLimits::new().max_line_bytes(NonZeroUsize::new(limit).unwrap());
+        let run = |parts: &[&[u8]]| {
+            let mut d = SseDecoder::with_limits(limits);
+            let mut out = Vec::new();
+            let err = parts.iter().find_map(|p| d.push(p, &mut out).err());
+            (view(&out), err)
+        };
+        let whole = run(&[input]);
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(&bytes), whole, "limit {limit}");
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            assert_eq!(run(&[a, b]), whole, "limit {limit}, split at {split}");
+        }
+        assert_eq!(whole.1.is_none(), limit >= 8, "limit {limit}: {whole:?}");
+    }
+}
