@@ -234,6 +234,15 @@ impl StreamDecoder {
             Framing::Failed => return Err(DecodeError::Failed),
             Framing::Undecided => {}
         }
+        // `auto` over bytes that framed no event at all (random bytes are valid SSE with
+        // nothing in it): say so rather than end as an empty stream.
+        if self.seen_input
+            && matches!(&self.provider, ProviderDecoder::Auto(held) if held.is_empty())
+        {
+            return Err(DecodeError::UnknownProvider {
+                reason: "the input held no events".into(),
+            });
+        }
         self.provider.finish(out)
     }
 }

@@ -103,6 +103,28 @@ fn auto_detection_replays_past_a_bad_first_event() {
     assert_eq!(m.tool_calls[0].input, Ok(json!({"a": 1})));
 }
 
+/// Bytes that frame no event (random text is valid SSE with nothing in it): `auto` says it
+/// could not tell the provider instead of ending as an empty stream; an empty body and a
+/// named provider still end quietly.
+#[test]
+fn auto_over_input_without_events_is_an_error() {
+    let finish = |choice: ProviderChoice, body: &[u8]| {
+        let mut d = StreamDecoder::new(choice);
+        let mut out = Vec::new();
+        d.push(body, &mut out).unwrap();
+        let end = d.finish(&mut out);
+        assert!(out.is_empty());
+        end.map_err(|e| e.to_string())
+    };
+    let noise = b"\x7fELF garbage: not a stream\n\n: a comment\nrandom words\n\n";
+    assert_eq!(
+        finish(ProviderChoice::Auto, noise),
+        Err("could not detect the provider: the input held no events".to_owned())
+    );
+    assert_eq!(finish(ProviderChoice::Auto, b""), Ok(()));
+    assert_eq!(finish(Provider::Anthropic.into(), noise), Ok(()));
+}
+
 #[test]
 fn auto_detection_holds_a_bounded_amount() {
     let junk = format!("data: {{\"x\": \"{}\"}}\n\n", "a".repeat(600 * 1024));
