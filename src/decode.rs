@@ -235,8 +235,10 @@ impl StreamDecoder {
             Framing::Undecided => {}
         }
         // `auto` over bytes that framed no event at all (random bytes are valid SSE with
-        // nothing in it): say so rather than end as an empty stream.
+        // nothing in it): say so rather than end as an empty stream. A stream cut inside its
+        // first event is not that: it ends as truncated, as with a named provider.
         if self.seen_input
+            && !self.truncated
             && matches!(&self.provider, ProviderDecoder::Auto(held) if held.is_empty())
         {
             return Err(DecodeError::UnknownProvider {

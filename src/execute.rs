@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 
 use crate::tool::{Runner, ToolOutput};
@@ -208,10 +208,13 @@ pub(crate) struct Executor {
 }
 
 /// Sends a task's `Finished` report: the outcome it reached, or, if its future is dropped
-/// before that, `Aborted` (or `Panicked` while unwinding).
+/// before that, `Aborted` (or `Panicked` while unwinding). It holds the task's concurrency
+/// permit and releases it only after the report is sent, on every path, so the start of a
+/// task the permit lets in always comes after this task's end.
 struct Report {
     index: usize,
     events: mpsc::UnboundedSender<TaskEvent>,
+    permit: Option<OwnedSemaphorePermit>,
     sent: bool,
 }
 
@@ -219,6 +222,7 @@ impl Report {
     fn send(&mut self, outcome: Outcome) {
         self.sent = true;
         let _ = self.events.send(TaskEvent::Finished(self.index, outcome));
+        self.permit = None;
     }
 }
 
@@ -257,6 +261,7 @@ impl Executor {
         let mut report = Report {
             index,
             events: self.events_tx.clone(),
+            permit: None,
             sent: false,
         };
         // Only blocking work can outlive its slot; only it needs to know where to go (boxed:
@@ -278,9 +283,9 @@ impl Executor {
             let Ok(permit) = semaphore.acquire_owned().await else {
                 unreachable!("the semaphore is never closed");
             };
+            report.permit = Some(permit);
             let _ = report.events.send(TaskEvent::Started(index));
-            let mut permit = Some(permit);
-            let run = AssertUnwindSafe(run(call.runner, call.input, late, &mut permit))
+            let run = AssertUnwindSafe(run(call.runner, call.input, late, &mut report.permit))
                 .catch_unwind()
                 .map(|r| r.unwrap_or(Outcome::Panicked));
             let outcome = match call.timeout {
@@ -291,17 +296,17 @@ impl Executor {
                 },
                 None => run.await,
             };
-            // Report before the permit goes, so the next task's start comes after.
             report.send(outcome);
-            drop(permit);
         };
-        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = &**call.name);
-        let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
+        // Counted before the spawn: if spawning panics (no runtime), the dropped guard's
+        // `Finished` still finds its slot.
         if self.aborts.len() <= index {
             self.aborts.resize_with(index + 1, || None);
         }
-        self.aborts[index] = Some(handle.abort_handle());
         self.live += 1;
+        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = &**call.name);
+        let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
+        self.aborts[index] = Some(handle.abort_handle());
     }
 
     /// Aborts the call's task, if it still runs. Its `Finished(Aborted)` follows.
@@ -342,32 +347,39 @@ impl Drop for Executor {
 /// Runs the tool. Blocking work goes to the blocking pool and answers through a oneshot:
 /// if nobody listens any more (timeout, abort), its result becomes an orphan.
 ///
-/// The blocking work takes the permit with it: it frees its slot when it really ends, not
-/// when its caller gives up waiting.
+/// The blocking work takes the permit with it, so it frees its slot when it really ends,
+/// not when its caller gives up waiting; with its answer it hands the permit back, so the
+/// task's report still goes out before the slot is released.
 async fn run(
     runner: Runner,
     input: Value,
     late: Option<Box<(Orphan, OrphanBuffer)>>,
-    permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    permit: &mut Option<OwnedSemaphorePermit>,
 ) -> Outcome {
     match runner {
         Runner::Async(tool) => Outcome::Output(tool.call(input).await),
         Runner::Blocking(f) => {
             let (tx, rx) = oneshot::channel();
-            let permit = permit.take();
+            let held = permit.take();
             tokio::task::spawn_blocking(move || {
-                let _permit = permit;
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
-                if let (Err(Ok(output)), Some(late)) = (tx.send(outcome), late) {
+                // Nobody listens: the output is late; the permit goes when this ends.
+                if let (Err((Ok(output), _permit)), Some(late)) = (tx.send((outcome, held)), late) {
                     let (mut orphan, orphans) = *late;
                     orphan.output = output;
                     orphans.push(orphan);
                 }
             });
             match rx.await {
-                Ok(Ok(output)) => Outcome::Output(output),
-                Ok(Err(_panic)) => Outcome::Panicked,
-                Err(_) => Outcome::Panicked,
+                Ok((outcome, held)) => {
+                    *permit = held;
+                    match outcome {
+                        Ok(output) => Outcome::Output(output),
+                        Err(_panic) => Outcome::Panicked,
+                    }
+                }
+                // The work was dropped without running (the runtime shut down).
+                Err(_) => Outcome::Aborted,
             }
         }
     }

@@ -123,6 +123,13 @@ fn auto_over_input_without_events_is_an_error() {
     );
     assert_eq!(finish(ProviderChoice::Auto, b""), Ok(()));
     assert_eq!(finish(Provider::Anthropic.into(), noise), Ok(()));
+    // Cut inside the first event: truncated, not "no events" (found in review).
+    let cut = b"event: message_start\ndata: {\"type\":\"message_start\"";
+    let mut d = StreamDecoder::new(ProviderChoice::Auto);
+    let mut out = Vec::new();
+    d.push(cut, &mut out).unwrap();
+    assert!(d.finish(&mut out).is_ok());
+    assert!(d.truncated() && out.is_empty());
 }
 
 #[test]

@@ -610,6 +610,36 @@ async fn never_more_than_the_cap_run_at_once() {
     }
 }
 
+/// Blocking work hands its slot back with its answer, so its `Finished` is reported before
+/// the next call can start, on a multi-thread runtime too (found in review: the permit went
+/// when the blocking closure returned, and another worker could report the next `Started`
+/// first in a few percent of turns). Real threads; only the event order is asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn blocking_work_reports_its_end_before_the_next_call_starts() {
+    let tools = Arc::new(ToolRegistry::new().with_blocking_fn("crunch", |_| Ok(String::new())));
+    let calls = [("crunch", "{}"); 8];
+    for turn in 0..200 {
+        let config =
+            TurnConfig::new(Provider::Anthropic).concurrency(NonZeroUsize::new(1).unwrap());
+        let stream = TurnStream::new(
+            instant(message(&calls, Some(StopKind::ToolUse))),
+            tools.clone(),
+            config,
+        );
+        let all: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
+        let mut outstanding = 0;
+        for e in &all {
+            match e {
+                TurnEvent::Started { .. } => outstanding += 1,
+                TurnEvent::Finished { .. } => outstanding -= 1,
+                _ => {}
+            }
+            assert!(outstanding <= 1, "turn {turn}: {all:?}");
+        }
+        assert_eq!(outstanding, 0);
+    }
+}
+
 // ---- every kind of failure in its own slot ---------------------------------------------
 
 #[tokio::test(start_paused = true)]
