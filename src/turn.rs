@@ -339,7 +339,12 @@ impl Machine<'_> {
         if *self.phase != Phase::Streaming {
             return;
         }
-        while self.slots.len() < self.assembler.message().tool_calls.len() {
+        // One slot per call of the message. A spliced-in restart drops the partial
+        // message's calls (the assembler allows it only while none has completed, so their
+        // slots are all still streaming): their slots go with them.
+        let calls = self.assembler.message().tool_calls.len();
+        self.slots.truncate(calls);
+        while self.slots.len() < calls {
             self.slots.push(Slot::Streaming);
         }
         match completed {

@@ -952,3 +952,53 @@ async fn usage_after_the_commit_is_kept_and_nothing_else_changes() {
     assert_eq!(outcome.message.stop_kind(), Some(StopKind::ToolUse));
     assert_eq!(outcome.results.len(), 1);
 }
+
+/// Found by the `turn` fuzz target: a message that restarts (a second `MessageStart`)
+/// while a call is still streaming drops that call; its slot must go too, or the new
+/// message's commit answered a call that no longer existed (index out of bounds).
+#[tokio::test(start_paused = true)]
+async fn a_restart_drops_the_slots_of_the_calls_it_drops() {
+    let start = || StreamEvent::MessageStart {
+        id: None,
+        model: None,
+        usage: Usage::default(),
+    };
+    let mut events = vec![
+        start(),
+        StreamEvent::BlockStart {
+            index: 0,
+            block: Block::ToolUse {
+                id: "dropped".into(),
+                name: "read".into(),
+            },
+        },
+        StreamEvent::BlockDelta {
+            index: 0,
+            delta: Delta::ToolInput("{\"cut".into()),
+        },
+    ];
+    events.extend(message(&[], Some(StopKind::ToolUse)));
+    let tools = ToolRegistry::new().with_raw_fn("read", echo());
+    let (_, outcome) = run_turn(instant(events), tools, TurnConfig::new(Provider::Anthropic)).await;
+    assert_eq!(outcome.message.restarts, 1);
+    assert!(outcome.message.tool_calls.is_empty());
+    assert!(outcome.results.is_empty(), "{:?}", outcome.results);
+
+    // A restart that brings its own call: exactly that one is answered.
+    let mut events = vec![
+        start(),
+        StreamEvent::BlockStart {
+            index: 0,
+            block: Block::ToolUse {
+                id: "dropped".into(),
+                name: "read".into(),
+            },
+        },
+    ];
+    events.extend(message(&[("read", "{\"n\":2}")], Some(StopKind::ToolUse)));
+    let tools = ToolRegistry::new().with_raw_fn("read", echo());
+    let (_, outcome) = run_turn(instant(events), tools, TurnConfig::new(Provider::Anthropic)).await;
+    assert_eq!(outcome.results.len(), 1);
+    assert!(outcome.results[0].is_ok(), "{:?}", outcome.results);
+    assert_ne!(&*outcome.results[0].id, "dropped");
+}
