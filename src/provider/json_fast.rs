@@ -110,6 +110,20 @@ fn hex4(bytes: &[u8]) -> Option<u32> {
         .try_fold(0, |acc, &b| Some(acc << 4 | char::from(b).to_digit(16)?))
 }
 
+/// The value after `key` when `s` starts with `key`, read by `value`, and what follows it;
+/// no value when `s` does not start with `key`. `None` when the key is there and its value
+/// is out of shape.
+pub(crate) fn optional<'a, T>(
+    s: &'a str,
+    key: &str,
+    value: impl FnOnce(&'a str) -> Option<(T, &'a str)>,
+) -> Option<(Option<T>, &'a str)> {
+    match s.strip_prefix(key) {
+        Some(rest) => value(rest).map(|(v, rest)| (Some(v), rest)),
+        None => Some((None, s)),
+    }
+}
+
 /// A JSON unsigned integer at the start of `s` that fits `usize`, and what follows it.
 /// JSON numbers have no leading zeros.
 pub(crate) fn uint(s: &str) -> Option<(usize, &str)> {

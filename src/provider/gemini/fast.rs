@@ -26,7 +26,7 @@
 use std::borrow::Cow;
 
 use super::UsagePayload;
-use crate::provider::json_fast::{string, uint};
+use crate::provider::json_fast::{optional, string, uint};
 
 /// What a fast-path chunk carries.
 pub(super) struct Piece<'a> {
@@ -100,20 +100,6 @@ pub(super) fn chunk(data: &str) -> Option<Piece<'_>> {
         model_version,
         response_id,
     })
-}
-
-/// The value after `key` when `s` starts with `key`, read by `value`, and what follows it;
-/// no value when `s` does not start with `key`. `None` when the key is there and its value
-/// is out of shape.
-fn optional<'a, T>(
-    s: &'a str,
-    key: &str,
-    value: impl FnOnce(&'a str) -> Option<(T, &'a str)>,
-) -> Option<(Option<T>, &'a str)> {
-    match s.strip_prefix(key) {
-        Some(rest) => value(rest).map(|(v, rest)| (Some(v), rest)),
-        None => Some((None, s)),
-    }
 }
 
 /// `usageMetadata` from the value of `promptTokenCount` on, through the closing brace.

@@ -31,7 +31,7 @@
 
 use std::borrow::Cow;
 
-use crate::provider::json_fast::{string, uint};
+use crate::provider::json_fast::{optional, string, uint};
 
 /// What a fast-path event carries.
 #[derive(Debug, PartialEq, Eq)]
@@ -79,7 +79,7 @@ fn type_first(rest: &str) -> Option<Piece<'_>> {
         Some(rest) => (true, rest),
         None => (false, rest.strip_prefix(ARGUMENTS)?),
     };
-    let rest = optional_uint(rest, SEQUENCE)?;
+    let (_, rest) = optional(rest, SEQUENCE, uint)?;
     let (_item_id, rest) = string(rest.strip_prefix(ITEM_ID)?)?;
     let (output_index, rest) = uint(rest.strip_prefix(OUTPUT_INDEX)?)?;
     let (content_index, rest) = if text {
@@ -94,7 +94,7 @@ fn type_first(rest: &str) -> Option<Piece<'_>> {
     } else {
         rest
     };
-    let rest = optional_string(rest, OBFUSCATION)?;
+    let (_, rest) = optional(rest, OBFUSCATION, string)?;
     (rest == "}").then(|| piece(output_index, content_index, delta))
 }
 
@@ -115,9 +115,9 @@ fn type_last(data: &str) -> Option<Piece<'_>> {
     } else {
         rest
     };
-    let rest = optional_string(rest, OBFUSCATION)?;
+    let (_, rest) = optional(rest, OBFUSCATION, string)?;
     let (output_index, rest) = uint(rest.strip_prefix(OUTPUT_INDEX)?)?;
-    let rest = optional_uint(rest, SEQUENCE)?;
+    let (_, rest) = optional(rest, SEQUENCE, uint)?;
     let kind = if text { TEXT } else { ARGUMENTS };
     let rest = rest.strip_prefix(TYPE_LAST)?.strip_prefix(kind)?;
     (rest == "}").then(|| piece(output_index, content_index, delta))
@@ -134,22 +134,5 @@ fn piece(output_index: usize, content_index: Option<usize>, delta: Cow<'_, str>)
             output_index,
             delta,
         },
-    }
-}
-
-/// What follows `key` and its unsigned integer, or `rest` itself when it does not start
-/// with `key`; `None` when the key is there but its value is not an unsigned integer.
-fn optional_uint<'a>(rest: &'a str, key: &str) -> Option<&'a str> {
-    match rest.strip_prefix(key) {
-        Some(value) => Some(uint(value)?.1),
-        None => Some(rest),
-    }
-}
-
-/// As [`optional_uint`], for a string value.
-fn optional_string<'a>(rest: &'a str, key: &str) -> Option<&'a str> {
-    match rest.strip_prefix(key) {
-        Some(value) => Some(string(value)?.1),
-        None => Some(rest),
     }
 }
