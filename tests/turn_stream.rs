@@ -958,46 +958,39 @@ async fn usage_after_the_commit_is_kept_and_nothing_else_changes() {
 /// message's commit answered a call that no longer existed (index out of bounds).
 #[tokio::test(start_paused = true)]
 async fn a_restart_drops_the_slots_of_the_calls_it_drops() {
-    let start = || StreamEvent::MessageStart {
-        id: None,
-        model: None,
-        usage: Usage::default(),
-    };
-    let mut events = vec![
-        start(),
-        StreamEvent::BlockStart {
-            index: 0,
-            block: Block::ToolUse {
-                id: "dropped".into(),
-                name: "read".into(),
+    // A message cut while its call streams, then the whole new message with `calls`.
+    let restarted = |calls: &[(&str, &str)]| {
+        let mut events = vec![
+            StreamEvent::MessageStart {
+                id: None,
+                model: None,
+                usage: Usage::default(),
             },
-        },
-        StreamEvent::BlockDelta {
-            index: 0,
-            delta: Delta::ToolInput("{\"cut".into()),
-        },
-    ];
-    events.extend(message(&[], Some(StopKind::ToolUse)));
-    let tools = ToolRegistry::new().with_raw_fn("read", echo());
-    let (_, outcome) = run_turn(instant(events), tools, TurnConfig::new(Provider::Anthropic)).await;
+            StreamEvent::BlockStart {
+                index: 0,
+                block: Block::ToolUse {
+                    id: "dropped".into(),
+                    name: "read".into(),
+                },
+            },
+            StreamEvent::BlockDelta {
+                index: 0,
+                delta: Delta::ToolInput("{\"cut".into()),
+            },
+        ];
+        events.extend(message(calls, Some(StopKind::ToolUse)));
+        instant(events)
+    };
+    let tools = || ToolRegistry::new().with_raw_fn("read", echo());
+    let config = || TurnConfig::new(Provider::Anthropic);
+
+    let (_, outcome) = run_turn(restarted(&[]), tools(), config()).await;
     assert_eq!(outcome.message.restarts, 1);
     assert!(outcome.message.tool_calls.is_empty());
     assert!(outcome.results.is_empty(), "{:?}", outcome.results);
 
     // A restart that brings its own call: exactly that one is answered.
-    let mut events = vec![
-        start(),
-        StreamEvent::BlockStart {
-            index: 0,
-            block: Block::ToolUse {
-                id: "dropped".into(),
-                name: "read".into(),
-            },
-        },
-    ];
-    events.extend(message(&[("read", "{\"n\":2}")], Some(StopKind::ToolUse)));
-    let tools = ToolRegistry::new().with_raw_fn("read", echo());
-    let (_, outcome) = run_turn(instant(events), tools, TurnConfig::new(Provider::Anthropic)).await;
+    let (_, outcome) = run_turn(restarted(&[("read", "{\"n\":2}")]), tools(), config()).await;
     assert_eq!(outcome.results.len(), 1);
     assert!(outcome.results[0].is_ok(), "{:?}", outcome.results);
     assert_ne!(&*outcome.results[0].id, "dropped");
