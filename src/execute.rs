@@ -3,8 +3,9 @@
 //!
 //! Ordering is not its business: it reports each outcome with the call's index (its
 //! position in the message), and the turn stream's reorder buffer emits results in request
-//! order. The semaphore permit is acquired inside the task and travels with it, so a slot
-//! frees exactly when the tool's future ends, cancellation included.
+//! order. The executor admits calls itself: a call is spawned only into a free slot, and a
+//! slot frees with the report of the task that held it, so the call admitted next always
+//! starts after that end, cancellation included.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::tool::{Runner, ToolOutput};
@@ -171,58 +172,105 @@ pub(crate) enum Outcome {
 }
 
 /// What the task needs to know about its call.
-pub(crate) struct Launch<'a> {
+pub(crate) struct Launch {
     pub index: usize,
-    pub id: &'a Arc<str>,
-    pub name: &'a Arc<str>,
+    pub id: Arc<str>,
+    pub name: Arc<str>,
     pub input: Value,
     pub runner: Runner,
     pub timeout: Option<Duration>,
 }
 
-/// What a task reports, in the order it happens. One channel for both kinds keeps a
-/// task's end before the start of the task its permit lets in.
+/// What the executor reports, in the order it happens.
 #[derive(Debug)]
 pub(crate) enum TaskEvent {
+    /// The call got a concurrency slot; its task is spawned.
     Started(usize),
+    /// The call's task ended (or the call was aborted before it got a slot).
     Finished(usize, Outcome),
 }
 
-/// Spawned tool tasks for one turn.
+/// What tasks send back. A task's end and the slot it gives back travel in one message,
+/// so the call admitted into that slot always starts after this one's end.
+#[derive(Debug)]
+enum Message {
+    /// The task ended; `freed`: its slot is free again (not when blocking work that outlives
+    /// its task still holds it).
+    Finished {
+        index: usize,
+        outcome: Outcome,
+        freed: bool,
+    },
+    /// Blocking work that outlived its task ended: its slot is free.
+    Released,
+}
+
+/// Where a call stands in the executor.
+#[derive(Debug)]
+enum Task {
+    /// Not launched, or its end has been reported.
+    Idle,
+    /// Waiting for a concurrency slot.
+    Queued,
+    /// Spawned and not yet reported ended.
+    Running(AbortHandle),
+}
+
+/// Tool tasks for one turn, admitted under the concurrency cap.
 ///
-/// Every launched task reports `Finished` exactly once: by itself when it ends, or from
-/// its report guard when its future is dropped first (abort, runtime shutdown) or unwinds.
-/// So counting `Finished` messages is counting live tasks, and no join handle or task-id
-/// map is needed.
+/// Admission is the executor's, not the tasks': a call is spawned only when a slot is free
+/// (as tower's concurrency limit checks readiness before the call), so no task waits on a
+/// semaphore, and `Started` is known without asking the task. Every spawned task reports
+/// `Finished` exactly once: by itself when it ends, or from its report guard when its
+/// future is dropped first (abort, runtime shutdown) or unwinds. Counting those reports is
+/// counting live tasks; no join handle or task-id map is needed.
 #[derive(Debug)]
 pub(crate) struct Executor {
-    /// Abort handles by call index; `None` once the task has reported its end.
-    aborts: Vec<Option<AbortHandle>>,
-    /// Tasks launched whose `Finished` has not been received.
+    /// By call index.
+    tasks: Vec<Task>,
+    /// Calls waiting for a slot, in launch order (entries aborted meanwhile are skipped).
+    waiting: VecDeque<Launch>,
+    /// Reports made here rather than by a task: starts, and the ends of calls aborted while
+    /// they waited.
+    local: VecDeque<TaskEvent>,
+    /// Calls launched whose `Finished` has not been handed out.
     live: usize,
-    semaphore: Arc<Semaphore>,
-    events_tx: mpsc::UnboundedSender<TaskEvent>,
-    events_rx: mpsc::UnboundedReceiver<TaskEvent>,
+    /// Slots taken: tasks running, and blocking work that outlived its task.
+    busy: usize,
+    cap: NonZeroUsize,
+    tx: mpsc::UnboundedSender<Message>,
+    rx: mpsc::UnboundedReceiver<Message>,
     turn: TurnId,
     orphans: OrphanBuffer,
 }
 
+impl fmt::Debug for Launch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Launch")
+            .field("index", &self.index)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Sends a task's `Finished` report: the outcome it reached, or, if its future is dropped
-/// before that, `Aborted` (or `Panicked` while unwinding). It holds the task's concurrency
-/// permit and releases it only after the report is sent, on every path, so the start of a
-/// task the permit lets in always comes after this task's end.
+/// before that, `Aborted` (or `Panicked` while unwinding).
 struct Report {
     index: usize,
-    events: mpsc::UnboundedSender<TaskEvent>,
-    permit: Option<OwnedSemaphorePermit>,
+    tx: mpsc::UnboundedSender<Message>,
+    /// Whether the task holds its slot (blocking work takes it away while it runs).
+    holds_slot: bool,
     sent: bool,
 }
 
 impl Report {
     fn send(&mut self, outcome: Outcome) {
         self.sent = true;
-        let _ = self.events.send(TaskEvent::Finished(self.index, outcome));
-        self.permit = None;
+        let _ = self.tx.send(Message::Finished {
+            index: self.index,
+            outcome,
+            freed: self.holds_slot,
+        });
     }
 }
 
@@ -239,33 +287,68 @@ impl Drop for Report {
     }
 }
 
+/// A slot carried away by blocking work: given back with its answer, or, if nobody takes
+/// the answer any more, released when the work ends.
+struct SlotLoan(Option<mpsc::UnboundedSender<Message>>);
+
+impl SlotLoan {
+    fn give_back(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for SlotLoan {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(Message::Released);
+        }
+    }
+}
+
 impl Executor {
     pub(crate) fn new(concurrency: NonZeroUsize, turn: TurnId, orphans: OrphanBuffer) -> Self {
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
         Executor {
-            aborts: Vec::new(),
+            tasks: Vec::new(),
+            waiting: VecDeque::new(),
+            local: VecDeque::new(),
             live: 0,
-            semaphore: Arc::new(Semaphore::new(concurrency.get())),
-            events_tx,
-            events_rx,
+            busy: 0,
+            cap: concurrency,
+            tx,
+            rx,
             turn,
             orphans,
         }
     }
 
-    /// Spawns the call. It waits for a permit, reports that it started, then runs under its
-    /// timeout.
-    pub(crate) fn launch(&mut self, call: Launch<'_>) {
-        let semaphore = self.semaphore.clone();
+    /// Starts the call if a slot is free, else queues it. Its `Started` (once it has a
+    /// slot) and its `Finished` come from [`poll_event`](Self::poll_event).
+    pub(crate) fn launch(&mut self, call: Launch) {
+        let index = call.index;
+        if self.tasks.len() <= index {
+            self.tasks.resize_with(index + 1, || Task::Idle);
+        }
+        self.live += 1;
+        if self.busy < self.cap.get() {
+            self.spawn(call);
+        } else {
+            self.tasks[index] = Task::Queued;
+            self.waiting.push_back(call);
+        }
+    }
+
+    /// Spawns a call into a free slot: it runs under its timeout and reports its end.
+    fn spawn(&mut self, call: Launch) {
         let index = call.index;
         let mut report = Report {
             index,
-            events: self.events_tx.clone(),
-            permit: None,
+            tx: self.tx.clone(),
+            holds_slot: true,
             sent: false,
         };
-        // Only blocking work can outlive its slot; only it needs to know where to go (boxed:
-        // every task's future would carry its size otherwise).
+        // Only blocking work can outlive its task; only it needs to know where its late
+        // answer goes (boxed: every task's future would carry its size otherwise).
         let late = match call.runner {
             Runner::Blocking(_) => Some(Box::new((
                 Orphan {
@@ -279,13 +362,9 @@ impl Executor {
             ))),
             Runner::Async(_) => None,
         };
+        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = &*call.name);
         let task = async move {
-            let Ok(permit) = semaphore.acquire_owned().await else {
-                unreachable!("the semaphore is never closed");
-            };
-            report.permit = Some(permit);
-            let _ = report.events.send(TaskEvent::Started(index));
-            let run = AssertUnwindSafe(run(call.runner, call.input, late, &mut report.permit))
+            let run = AssertUnwindSafe(run(call.runner, call.input, late, &mut report))
                 .catch_unwind()
                 .map(|r| r.unwrap_or(Outcome::Panicked));
             let outcome = match call.timeout {
@@ -298,48 +377,91 @@ impl Executor {
             };
             report.send(outcome);
         };
-        // Counted before the spawn: if spawning panics (no runtime), the dropped guard's
-        // `Finished` still finds its slot.
-        if self.aborts.len() <= index {
-            self.aborts.resize_with(index + 1, || None);
-        }
-        self.live += 1;
-        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = &**call.name);
+        // The slot is counted before the spawn: if spawning panics (no runtime), the
+        // dropped guard's `Finished` gives it back.
+        self.busy += 1;
+        self.local.push_back(TaskEvent::Started(index));
         let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
-        self.aborts[index] = Some(handle.abort_handle());
+        self.tasks[index] = Task::Running(handle.abort_handle());
     }
 
-    /// Aborts the call's task, if it still runs. Its `Finished(Aborted)` follows.
-    pub(crate) fn abort(&mut self, index: usize) {
-        if let Some(Some(h)) = self.aborts.get(index) {
-            h.abort();
+    /// Fills free slots from the queue, in launch order.
+    fn admit(&mut self) {
+        while self.busy < self.cap.get() {
+            let Some(call) = self.waiting.pop_front() else {
+                return;
+            };
+            if matches!(self.tasks[call.index], Task::Queued) {
+                self.spawn(call);
+            }
         }
     }
 
-    /// Tasks that have not reported their end.
+    /// Aborts the call: its task if it runs (its `Finished(Aborted)` follows from the task),
+    /// or its place in the queue.
+    pub(crate) fn abort(&mut self, index: usize) {
+        match self.tasks.get(index) {
+            Some(Task::Running(h)) => h.abort(),
+            Some(Task::Queued) => {
+                self.tasks[index] = Task::Idle;
+                self.local
+                    .push_back(TaskEvent::Finished(index, Outcome::Aborted));
+            }
+            Some(Task::Idle) | None => {}
+        }
+    }
+
+    /// Calls launched whose end has not been reported.
     pub(crate) fn len(&self) -> usize {
         self.live
     }
 
-    /// The next thing a task did: started, or finished with an outcome (a task aborted or
+    /// The next thing a call did: started, or finished with an outcome (a call aborted or
     /// dropped before its end finishes as [`Outcome::Aborted`]).
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<TaskEvent>> {
-        if self.live == 0 {
-            return Poll::Ready(None);
+        loop {
+            if let Some(event) = self.local.pop_front() {
+                if let TaskEvent::Finished(..) = event {
+                    self.live -= 1;
+                }
+                return Poll::Ready(Some(event));
+            }
+            if self.live == 0 {
+                return Poll::Ready(None);
+            }
+            // Live calls remain, and with them the sender: `None` cannot come.
+            let Some(message) = std::task::ready!(self.rx.poll_recv(cx)) else {
+                return Poll::Ready(None);
+            };
+            match message {
+                Message::Finished {
+                    index,
+                    outcome,
+                    freed,
+                } => {
+                    self.tasks[index] = Task::Idle;
+                    self.live -= 1;
+                    if freed {
+                        self.busy -= 1;
+                        self.admit();
+                    }
+                    return Poll::Ready(Some(TaskEvent::Finished(index, outcome)));
+                }
+                Message::Released => {
+                    self.busy -= 1;
+                    self.admit();
+                }
+            }
         }
-        let event = std::task::ready!(self.events_rx.poll_recv(cx));
-        if let Some(TaskEvent::Finished(index, _)) = &event {
-            self.aborts[*index] = None;
-            self.live -= 1;
-        }
-        Poll::Ready(event)
     }
 }
 
 impl Drop for Executor {
     fn drop(&mut self) {
-        for handle in self.aborts.iter().flatten() {
-            handle.abort();
+        for task in &self.tasks {
+            if let Task::Running(handle) = task {
+                handle.abort();
+            }
         }
     }
 }
@@ -347,38 +469,41 @@ impl Drop for Executor {
 /// Runs the tool. Blocking work goes to the blocking pool and answers through a oneshot:
 /// if nobody listens any more (timeout, abort), its result becomes an orphan.
 ///
-/// The blocking work takes the permit with it, so it frees its slot when it really ends,
-/// not when its caller gives up waiting; with its answer it hands the permit back, so the
-/// task's report still goes out before the slot is released.
+/// The blocking work takes the task's slot with it, so the slot frees when the work really
+/// ends, not when its caller gives up waiting; with its answer it gives the slot back, so
+/// the task's report frees it.
 async fn run(
     runner: Runner,
     input: Value,
     late: Option<Box<(Orphan, OrphanBuffer)>>,
-    permit: &mut Option<OwnedSemaphorePermit>,
+    report: &mut Report,
 ) -> Outcome {
     match runner {
         Runner::Async(tool) => Outcome::Output(tool.call(input).await),
         Runner::Blocking(f) => {
             let (tx, rx) = oneshot::channel();
-            let held = permit.take();
+            let loan = SlotLoan(Some(report.tx.clone()));
+            report.holds_slot = false;
             tokio::task::spawn_blocking(move || {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
-                // Nobody listens: the output is late; the permit goes when this ends.
-                if let (Err((Ok(output), _permit)), Some(late)) = (tx.send((outcome, held)), late) {
+                // Nobody listens: the output is late; the slot frees as `loan` drops.
+                if let (Err((Ok(output), _loan)), Some(late)) = (tx.send((outcome, loan)), late) {
                     let (mut orphan, orphans) = *late;
                     orphan.output = output;
                     orphans.push(orphan);
                 }
             });
             match rx.await {
-                Ok((outcome, held)) => {
-                    *permit = held;
+                Ok((outcome, loan)) => {
+                    loan.give_back();
+                    report.holds_slot = true;
                     match outcome {
                         Ok(output) => Outcome::Output(output),
                         Err(_panic) => Outcome::Panicked,
                     }
                 }
-                // The work was dropped without running (the runtime shut down).
+                // The work was dropped without running (the runtime shut down); its loan
+                // released the slot as it went.
                 Err(_) => Outcome::Aborted,
             }
         }

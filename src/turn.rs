@@ -163,7 +163,8 @@ pub enum TurnEvent {
         /// The call, shared with the assembled message (not a copy of its arguments).
         call: Arc<ToolCall>,
     },
-    /// Progress: a call acquired its slot and started.
+    /// Progress: a call got its concurrency slot and its task was spawned (the tool runs
+    /// from the task's first poll).
     Started {
         /// The turn.
         turn: TurnId,
@@ -207,7 +208,7 @@ enum Slot {
     Streaming,
     /// Complete, waiting for the message to end (batched).
     Held,
-    /// Launched; the task has not ended. `started`: it got its permit.
+    /// Launched; the task has not ended. `started`: it got a concurrency slot.
     Running { started: bool },
     /// Answered, not yet emitted. `launched`: a task ran for it.
     Done { result: ToolResult, launched: bool },
@@ -400,8 +401,8 @@ impl Machine<'_> {
         };
         self.exec.launch(Launch {
             index,
-            id: &call.id,
-            name: &call.name,
+            id: call.id.clone(),
+            name: call.name.clone(),
             input,
             runner: tool.runner.clone(),
             timeout: tool.options.get_timeout().or(self.config.tool_timeout),

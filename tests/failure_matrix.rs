@@ -302,6 +302,9 @@ fn consumer_drops_the_stream_and_every_task_ends() {
                 started += 1;
             }
         }
+        // `Started` means the task holds its slot and is spawned; let both run to their
+        // first await.
+        tokio::task::yield_now().await;
         assert_eq!(live.load(Ordering::SeqCst), 2);
         drop(s);
         for _ in 0..5 {

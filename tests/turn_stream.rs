@@ -610,6 +610,44 @@ async fn never_more_than_the_cap_run_at_once() {
     }
 }
 
+/// Calls waiting for a slot are not tasks yet: a deadline answers them without their tool
+/// ever being called, and no `Started`/`Finished` pair is reported for them.
+#[tokio::test(start_paused = true)]
+async fn calls_waiting_for_a_slot_are_answered_without_running() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let tools = ToolRegistry::new().with_raw_fn("slow", move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(String::new())
+        })
+    });
+    let config = TurnConfig::new(Provider::Anthropic)
+        .concurrency(NonZeroUsize::new(1).unwrap())
+        .turn_timeout(Duration::from_secs(1));
+    let (all, outcome) = run_turn(
+        instant(message(&[("slow", "{}"); 3], Some(StopKind::ToolUse))),
+        tools,
+        config,
+    )
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "only the first call ran");
+    assert!(outcome
+        .results
+        .iter()
+        .all(|r| r.error == Some(ToolErrorKind::TurnDeadline)));
+    let started: Vec<usize> = all
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::Started { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, [0]);
+    assert_eq!(finished_order(&all), [0]);
+}
+
 /// Blocking work hands its slot back with its answer, so its `Finished` is reported before
 /// the next call can start, on a multi-thread runtime too (found in review: the permit went
 /// when the blocking closure returned, and another worker could report the next `Started`
