@@ -6,6 +6,10 @@
 //! two history messages); and bare `tokio::spawn` + join of the same tool body. The
 //! executor's overhead per tool is the first minus the second, compared with the third.
 //!
+//! Twice: with a tool that is done at once (the turn stream polls it once itself and spawns
+//! nothing), and with a tool that waits once (`yield_now`) before it answers, so that every
+//! call becomes a task, beside bare spawn + join of that same waiting body.
+//!
 //! `cargo bench --bench executor` measures (and prints latency percentiles);
 //! `cargo test --benches` runs each case once and checks its output.
 
@@ -81,42 +85,58 @@ async fn turn(
 
 fn overhead(c: &mut Criterion) {
     let rt = runtime();
-    let tools = Arc::new(ToolRegistry::new().with_raw_fn("noop", |input| {
-        Box::pin(async move { Ok(input.to_string()) })
-    }));
-    let mut group = c.benchmark_group("executor_per_tool");
     let n = 1000;
-    group.throughput(Throughput::Elements(n as u64));
     let events = message(n);
-    // The turn and the hand-made path produce the same history, byte for byte.
-    let (results, messages) =
-        rt.block_on(turn(events.clone(), tools.clone(), DispatchPolicy::Batched));
-    assert_eq!(results, n);
-    assert_eq!(messages, Some(without_executor(events.clone())));
-    group.bench_function(BenchmarkId::new("turn_stream", n), |b| {
-        b.iter(|| rt.block_on(turn(events.clone(), tools.clone(), DispatchPolicy::Batched)))
-    });
-    group.bench_function(BenchmarkId::new("assemble_and_messages_only", n), |b| {
-        b.iter(|| without_executor(events.clone()))
-    });
-    group.bench_function(BenchmarkId::new("tokio_spawn_join", n), |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let handles: Vec<_> = (0..n)
-                    .map(|i| {
-                        let input = serde_json::json!({ "i": i });
-                        tokio::spawn(async move { input.to_string() })
-                    })
-                    .collect();
-                let mut total = 0;
-                for h in handles {
-                    total += h.await.unwrap().len();
+    for (group, waits) in [
+        ("executor_per_tool", false),
+        ("executor_per_waiting_tool", true),
+    ] {
+        let tools = Arc::new(ToolRegistry::new().with_raw_fn("noop", move |input| {
+            Box::pin(async move {
+                if waits {
+                    tokio::task::yield_now().await;
                 }
-                total
+                Ok(input.to_string())
             })
-        })
-    });
-    group.finish();
+        }));
+        let mut group = c.benchmark_group(group);
+        group.throughput(Throughput::Elements(n as u64));
+        // The turn and the hand-made path produce the same history, byte for byte.
+        let (results, messages) =
+            rt.block_on(turn(events.clone(), tools.clone(), DispatchPolicy::Batched));
+        assert_eq!(results, n);
+        assert_eq!(messages, Some(without_executor(events.clone())));
+        group.bench_function(BenchmarkId::new("turn_stream", n), |b| {
+            b.iter(|| rt.block_on(turn(events.clone(), tools.clone(), DispatchPolicy::Batched)))
+        });
+        group.bench_function(BenchmarkId::new("assemble_and_messages_only", n), |b| {
+            b.iter(|| without_executor(events.clone()))
+        });
+        group.bench_function(BenchmarkId::new("tokio_spawn_join", n), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let handles: Vec<_> = (0..n)
+                        .map(|i| {
+                            let input = serde_json::json!({ "i": i });
+                            tokio::spawn(async move {
+                                if waits {
+                                    tokio::task::yield_now().await;
+                                }
+                                input.to_string()
+                            })
+                        })
+                        .collect();
+                    let mut total = 0;
+                    for h in handles {
+                        total += h.await.unwrap().len();
+                    }
+                    assert_eq!(total, 8890);
+                    total
+                })
+            })
+        });
+        group.finish();
+    }
 }
 
 /// The turn's work minus the executor: assemble, run the tool body inline, write the

@@ -12,7 +12,7 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
-use crate::tool::{Runner, ToolOutput};
+use crate::tool::{BlockingFn, Runner, Tool, ToolFuture, ToolOutput};
 
 /// A turn's number: monotonic per conversation, starting at 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -179,6 +179,8 @@ pub(crate) struct Launch {
     pub input: Value,
     pub runner: Runner,
     pub timeout: Option<Duration>,
+    /// Spawn before the first poll (see [`ToolOptions::own_task`](crate::ToolOptions::own_task)).
+    pub own_task: bool,
 }
 
 /// What the executor reports, in the order it happens.
@@ -330,59 +332,9 @@ impl Executor {
             self.tasks.resize_with(index + 1, || Task::Idle);
         }
         self.live += 1;
-        if self.busy < self.cap.get() {
-            self.spawn(call);
-        } else {
-            self.tasks[index] = Task::Queued;
-            self.waiting.push_back(call);
-        }
-    }
-
-    /// Spawns a call into a free slot: it runs under its timeout and reports its end.
-    fn spawn(&mut self, call: Launch) {
-        let index = call.index;
-        let mut report = Report {
-            index,
-            tx: self.tx.clone(),
-            holds_slot: true,
-            sent: false,
-        };
-        // Only blocking work can outlive its task; only it needs to know where its late
-        // answer goes (boxed: every task's future would carry its size otherwise).
-        let late = match call.runner {
-            Runner::Blocking(_) => Some(Box::new((
-                Orphan {
-                    turn: self.turn,
-                    index,
-                    id: call.id.clone(),
-                    name: call.name.clone(),
-                    output: Ok(String::new()),
-                },
-                self.orphans.clone(),
-            ))),
-            Runner::Async(_) => None,
-        };
-        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = &*call.name);
-        let task = async move {
-            let run = AssertUnwindSafe(run(call.runner, call.input, late, &mut report))
-                .catch_unwind()
-                .map(|r| r.unwrap_or(Outcome::Panicked));
-            let outcome = match call.timeout {
-                // Boxed: only tools with a timeout carry a timer.
-                Some(limit) => match Box::pin(tokio::time::timeout(limit, run)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Outcome::TimedOut(limit),
-                },
-                None => run.await,
-            };
-            report.send(outcome);
-        };
-        // The slot is counted before the spawn: if spawning panics (no runtime), the
-        // dropped guard's `Finished` gives it back.
-        self.busy += 1;
-        self.local.push_back(TaskEvent::Started(index));
-        let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
-        self.tasks[index] = Task::Running(handle.abort_handle());
+        self.tasks[index] = Task::Queued;
+        self.waiting.push_back(call);
+        self.admit();
     }
 
     /// Fills free slots from the queue, in launch order.
@@ -392,9 +344,94 @@ impl Executor {
                 return;
             };
             if matches!(self.tasks[call.index], Task::Queued) {
-                self.spawn(call);
+                self.start(call);
             }
         }
+    }
+
+    /// Starts a call in a free slot.
+    ///
+    /// An async tool's future is polled once right here: one that is done at once (a
+    /// lookup, an argument error) never becomes a task. One that waits, an async tool
+    /// marked [`own_task`](crate::ToolOptions::own_task), and blocking work run as a task
+    /// that keeps the call's timeout (counted from here) and reports the end.
+    fn start(&mut self, call: Launch) {
+        let index = call.index;
+        self.busy += 1;
+        self.local.push_back(TaskEvent::Started(index));
+        let span = tracing::info_span!("tool", turn = self.turn.0, index, name = &*call.name);
+        let deadline = call
+            .timeout
+            .map(|limit| (tokio::time::Instant::now() + limit, limit));
+        let work = match call.runner {
+            Runner::Async(tool) if !call.own_task => {
+                let first = span.in_scope(|| {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        let mut future = tool.call(call.input);
+                        // The waker goes unused: a future that waits is polled again by
+                        // its task, which registers its own.
+                        let mut cx = Context::from_waker(Waker::noop());
+                        match future.as_mut().poll(&mut cx) {
+                            Poll::Ready(output) => Ok(output),
+                            Poll::Pending => Err(future),
+                        }
+                    }))
+                });
+                match first {
+                    Ok(Err(waiting)) => Work::Polled(waiting),
+                    Ok(Ok(output)) => return self.end_here(index, Outcome::Output(output)),
+                    Err(_panic) => return self.end_here(index, Outcome::Panicked),
+                }
+            }
+            Runner::Async(tool) => Work::Async(tool, call.input),
+            Runner::Blocking(f) => {
+                // Only blocking work can outlive its task; only it needs to know where its
+                // late answer goes (boxed: every task's future would carry its size
+                // otherwise).
+                let late = Box::new((
+                    Orphan {
+                        turn: self.turn,
+                        index,
+                        id: call.id,
+                        name: call.name,
+                        output: Ok(String::new()),
+                    },
+                    self.orphans.clone(),
+                ));
+                Work::Blocking(f, call.input, late)
+            }
+        };
+        let mut report = Report {
+            index,
+            tx: self.tx.clone(),
+            holds_slot: true,
+            sent: false,
+        };
+        let task = async move {
+            let run = AssertUnwindSafe(run(work, &mut report))
+                .catch_unwind()
+                .map(|r| r.unwrap_or(Outcome::Panicked));
+            let outcome = match deadline {
+                // Boxed: only tools with a timeout carry a timer.
+                Some((at, limit)) => match Box::pin(tokio::time::timeout_at(at, run)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Outcome::TimedOut(limit),
+                },
+                None => run.await,
+            };
+            report.send(outcome);
+        };
+        // If spawning panics (no runtime), the dropped guard's `Finished` gives the slot
+        // back.
+        let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
+        self.tasks[index] = Task::Running(handle.abort_handle());
+    }
+
+    /// A call that ended in its first poll: its slot is free at once.
+    fn end_here(&mut self, index: usize, outcome: Outcome) {
+        self.busy -= 1;
+        self.tasks[index] = Task::Idle;
+        self.local.push_back(TaskEvent::Finished(index, outcome));
     }
 
     /// Aborts the call: its task if it runs (its `Finished(Aborted)` follows from the task),
@@ -466,28 +503,34 @@ impl Drop for Executor {
     }
 }
 
-/// Runs the tool. Blocking work goes to the blocking pool and answers through a oneshot:
+/// What a task runs.
+enum Work {
+    /// An async tool's future, already polled once.
+    Polled(ToolFuture),
+    /// An async tool to call in its task.
+    Async(Arc<dyn Tool>, Value),
+    /// Blocking work, and where its answer goes if it comes late.
+    Blocking(BlockingFn, Value, Box<(Orphan, OrphanBuffer)>),
+}
+
+/// Runs the work. Blocking work goes to the blocking pool and answers through a oneshot:
 /// if nobody listens any more (timeout, abort), its result becomes an orphan.
 ///
 /// The blocking work takes the task's slot with it, so the slot frees when the work really
 /// ends, not when its caller gives up waiting; with its answer it gives the slot back, so
 /// the task's report frees it.
-async fn run(
-    runner: Runner,
-    input: Value,
-    late: Option<Box<(Orphan, OrphanBuffer)>>,
-    report: &mut Report,
-) -> Outcome {
-    match runner {
-        Runner::Async(tool) => Outcome::Output(tool.call(input).await),
-        Runner::Blocking(f) => {
+async fn run(work: Work, report: &mut Report) -> Outcome {
+    match work {
+        Work::Polled(future) => Outcome::Output(future.await),
+        Work::Async(tool, input) => Outcome::Output(tool.call(input).await),
+        Work::Blocking(f, input, late) => {
             let (tx, rx) = oneshot::channel();
             let loan = SlotLoan(Some(report.tx.clone()));
             report.holds_slot = false;
             tokio::task::spawn_blocking(move || {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
                 // Nobody listens: the output is late; the slot frees as `loan` drops.
-                if let (Err((Ok(output), _loan)), Some(late)) = (tx.send((outcome, loan)), late) {
+                if let Err((Ok(output), _loan)) = tx.send((outcome, loan)) {
                     let (mut orphan, orphans) = *late;
                     orphan.output = output;
                     orphans.push(orphan);

@@ -163,8 +163,10 @@ pub enum TurnEvent {
         /// The call, shared with the assembled message (not a copy of its arguments).
         call: Arc<ToolCall>,
     },
-    /// Progress: a call got its concurrency slot and its task was spawned (the tool runs
-    /// from the task's first poll).
+    /// Progress: a call got its concurrency slot. Its future has been polled once by the
+    /// turn stream (one that waits goes on in its own task), or, for
+    /// [`own_task`](crate::ToolOptions::own_task) tools and blocking work, its task is
+    /// spawned.
     Started {
         /// The turn.
         turn: TurnId,
@@ -406,6 +408,7 @@ impl Machine<'_> {
             input,
             runner: tool.runner.clone(),
             timeout: tool.options.get_timeout().or(self.config.tool_timeout),
+            own_task: tool.options.is_own_task(),
         });
         self.slots[index] = Slot::Running { started: false };
     }
@@ -656,7 +659,9 @@ where
                     }
                 }
             }
-            while let Poll::Ready(Some(event)) = this.exec.poll_event(cx) {
+            // One task event per round: what it yields goes out before the next is taken,
+            // so the queue stays a few events long however many tools finish at once.
+            if let Poll::Ready(Some(event)) = this.exec.poll_event(cx) {
                 progressed = true;
                 match event {
                     TaskEvent::Started(index) => {
