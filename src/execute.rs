@@ -1,11 +1,13 @@
-//! The executor: tool calls run as spawned tasks under a concurrency cap, each with a hard
-//! timeout; panics are caught; every task is aborted when the executor is dropped.
+//! The executor: tool calls run under a concurrency cap, each with a hard timeout; panics
+//! are caught; every task is aborted when the executor is dropped.
 //!
 //! Ordering is not its business: it reports each outcome with the call's index (its
 //! position in the message), and the turn stream's reorder buffer emits results in request
-//! order. The executor admits calls itself: a call is spawned only into a free slot, and a
-//! slot frees with the report of the task that held it, so the call admitted next always
-//! starts after that end, cancellation included.
+//! order. The executor admits calls itself: a call starts only in a free slot, and a slot
+//! frees with the report of the call that held it, so the call admitted next always starts
+//! after that end, cancellation included. An async tool's future is first polled right
+//! there, in the turn stream: a tool that is done at once never becomes a task; one that
+//! waits goes on as a spawned task.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -186,9 +188,9 @@ pub(crate) struct Launch {
 /// What the executor reports, in the order it happens.
 #[derive(Debug)]
 pub(crate) enum TaskEvent {
-    /// The call got a concurrency slot; its task is spawned.
+    /// The call got a concurrency slot: its future was polled once, or its task spawned.
     Started(usize),
-    /// The call's task ended (or the call was aborted before it got a slot).
+    /// The call ended: in its first poll, in its task, or aborted before it got a slot.
     Finished(usize, Outcome),
 }
 
@@ -218,11 +220,12 @@ enum Task {
     Running(AbortHandle),
 }
 
-/// Tool tasks for one turn, admitted under the concurrency cap.
+/// The tool calls of one turn, admitted under the concurrency cap.
 ///
-/// Admission is the executor's, not the tasks': a call is spawned only when a slot is free
-/// (as tower's concurrency limit checks readiness before the call), so no task waits on a
-/// semaphore, and `Started` is known without asking the task. Every spawned task reports
+/// Admission is the executor's, not the tasks': a call starts only when a slot is free (as
+/// tower's concurrency limit checks readiness before the call), so no task waits on a
+/// semaphore, and `Started` is known without asking the task. A call that ends in its
+/// first poll is reported here and never becomes a task. Every spawned task reports
 /// `Finished` exactly once: by itself when it ends, or from its report guard when its
 /// future is dropped first (abort, runtime shutdown) or unwinds. Counting those reports is
 /// counting live tasks; no join handle or task-id map is needed.
