@@ -498,6 +498,24 @@ impl SseDecoder {
                         self.data.extend_from_slice(rest);
                         return Ok(());
                     }
+                    // An event of one data line with its blank line whole in the chunk
+                    // (nearly every event): dispatched borrowing the value from the input,
+                    // never copied into the data buffer. Within both limits only, so every
+                    // error still comes from the path below.
+                    if field == Field::Data && self.data.is_empty() && end.is_some() {
+                        if let Some((used, after_cr)) = blank_line_after(rest, n) {
+                            if n < self.limits.max_event
+                                && n <= self.limits.max_line - self.line_len
+                            {
+                                self.pending = false;
+                                self.deliver(&rest[..n], sink);
+                                self.event_type.clear();
+                                i += used;
+                                self.state = State::LineStart { after_cr };
+                                continue;
+                            }
+                        }
+                    }
                     // Both limits are checked at the byte that first exceeds one, so the
                     // error does not depend on how the input was chunked.
                     if field == Field::Data {
@@ -638,6 +656,16 @@ impl SseDecoder {
         if self.data.last() == Some(&b'\n') {
             self.data.pop();
         }
+        let data = std::mem::take(&mut self.data);
+        self.deliver(&data, sink);
+        self.data = data;
+        // "Set the data buffer and the event type buffer to the empty string."
+        self.data.clear();
+        self.event_type.clear();
+    }
+
+    /// Hands the sink an event with `data`, typed by the event type buffer.
+    fn deliver<F: FnMut(SseEventRef<'_>)>(&mut self, data: &[u8], sink: &mut F) {
         // "Initialize event's type attribute to "message" ... If the event type buffer has a
         // value other than the empty string, change the type of the newly created event to
         // equal the value of the event type buffer."
@@ -652,16 +680,27 @@ impl SseDecoder {
         sink(SseEventRef {
             event,
             // `from_utf8` is the fast check; the lossy repair only runs for invalid input.
-            data: match std::str::from_utf8(&self.data) {
+            data: match std::str::from_utf8(data) {
                 Ok(s) => std::borrow::Cow::Borrowed(s),
-                Err(_) => String::from_utf8_lossy(&self.data),
+                Err(_) => String::from_utf8_lossy(data),
             },
             id: &self.last_id,
             retry: self.retry,
         });
-        // "Set the data buffer and the event type buffer to the empty string."
-        self.data.clear();
-        self.event_type.clear();
+    }
+}
+
+/// Where a data line ending at `rest[n]` is followed by a blank line within `rest`: the
+/// bytes the line, its terminator and the blank line take, and whether the blank line
+/// ended with a CR (whose LF, if one follows, is not a line of its own).
+fn blank_line_after(rest: &[u8], n: usize) -> Option<(usize, bool)> {
+    let mut j = n + 1;
+    if rest[n] == b'\r' && rest.get(j) == Some(&b'\n') {
+        j += 1;
+    }
+    match rest.get(j) {
+        Some(&b) if b == b'\n' || b == b'\r' => Some((j + 1, b == b'\r')),
+        _ => None,
     }
 }
 

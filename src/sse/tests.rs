@@ -311,3 +311,78 @@ fn field_name_shortcut_matches_the_byte_path_at_every_line_limit() {
         assert_eq!(whole.1.is_none(), limit >= 8, "limit {limit}: {whole:?}");
     }
 }
+
+// An event of one data line followed by its blank line, whole in a chunk, is dispatched
+// borrowing the value from the input. Each ending the slow path knows, whole and split.
+case!(
+    borrowed_lf_lf,
+    b"event: a\ndata: 1\n\ndata: 2\n\n",
+    [("a", "1", "", None), ("message", "2", "", None)]
+);
+case!(
+    borrowed_crlf_crlf,
+    b"data: 1\r\n\r\ndata: 2\r\n\r\n",
+    [("message", "1", "", None), ("message", "2", "", None)]
+);
+case!(
+    borrowed_cr_cr_then_lf_line,
+    b"data: 1\r\r\ndata: 2\n\r\n",
+    [("message", "1", "", None), ("message", "2", "", None)]
+);
+case!(
+    borrowed_empty_value_dispatches_empty_data,
+    b"data:\n\ndata: \r\n\r\n",
+    [("message", "", "", None), ("message", "", "", None)]
+);
+case!(
+    not_borrowed_when_another_field_follows,
+    b"data: 1\nid: 7\n\ndata: 2\nretry: 5\n\n",
+    [("message", "1", "7", None), ("message", "2", "7", Some(5))]
+);
+case!(
+    not_borrowed_for_a_second_data_line,
+    b"data: 1\ndata: 2\n\n",
+    [("message", "1\n2", "", None)]
+);
+case!(
+    crlf_without_blank_line_waits,
+    b"data: 1\r\ndata: 2\r\n\r\n",
+    [("message", "1\n2", "", None)]
+);
+
+/// The borrowed dispatch applies within both limits only: at every line and event limit
+/// around the value's length, the events and the error are those of the byte-by-byte path.
+#[test]
+fn borrowed_dispatch_matches_the_byte_path_at_every_limit() {
+    let input = b"data: 0123456789\n\ndata:abc\r\n\r\n";
+    for line in 1..=20 {
+        for event in 1..=14 {
+            let limits = SseLimits::new()
+                .max_line_bytes(NonZeroUsize::new(line).unwrap())
+                .max_event_bytes(NonZeroUsize::new(event).unwrap());
+            let run = |parts: &[&[u8]]| {
+                let mut d = SseDecoder::with_limits(limits);
+                let mut out = Vec::new();
+                let err = parts.iter().find_map(|p| d.push(p, &mut out).err());
+                (view(&out), err)
+            };
+            let whole = run(&[input]);
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(run(&bytes), whole, "line {line}, event {event}");
+            for split in 0..=input.len() {
+                let (a, b) = input.split_at(split);
+                assert_eq!(
+                    run(&[a, b]),
+                    whole,
+                    "line {line}, event {event}, split {split}"
+                );
+            }
+            let fits = line >= 16 && event >= 11;
+            assert_eq!(
+                whole.1.is_none(),
+                fits,
+                "line {line}, event {event}: {whole:?}"
+            );
+        }
+    }
+}
