@@ -5,9 +5,11 @@
 //! position in the message), and the turn stream's reorder buffer emits results in request
 //! order. The executor admits calls itself: a call starts only in a free slot, and a slot
 //! frees with the report of the call that held it, so the call admitted next always starts
-//! after that end, cancellation included. An async tool's future is first polled right
-//! there, in the turn stream: a tool that is done at once never becomes a task; one that
-//! waits goes on as a spawned task.
+//! after that end, cancellation included. On a current-thread runtime an async tool's
+//! future is first polled right there, in the turn stream: a tool that is done at once
+//! never becomes a task; one that waits goes on as a spawned task. On a multi-thread
+//! runtime every call is a task from the start, so that a tool that blocks a worker before
+//! its first `.await` holds neither the turn stream nor its deadline.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -19,6 +21,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde_json::Value;
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
@@ -181,8 +184,6 @@ pub(crate) struct Launch {
     pub input: Value,
     pub runner: Runner,
     pub timeout: Option<Duration>,
-    /// Spawn before the first poll (see [`ToolOptions::own_task`](crate::ToolOptions::own_task)).
-    pub own_task: bool,
 }
 
 /// What the executor reports, in the order it happens.
@@ -247,6 +248,8 @@ pub(crate) struct Executor {
     rx: mpsc::UnboundedReceiver<Message>,
     turn: TurnId,
     orphans: OrphanBuffer,
+    /// See [`Executor::first_poll_here`].
+    first_poll_here: Option<bool>,
 }
 
 impl fmt::Debug for Launch {
@@ -324,6 +327,7 @@ impl Executor {
             rx,
             turn,
             orphans,
+            first_poll_here: None,
         }
     }
 
@@ -354,10 +358,12 @@ impl Executor {
 
     /// Starts a call in a free slot.
     ///
-    /// An async tool's future is polled once right here: one that is done at once (a
-    /// lookup, an argument error) never becomes a task. One that waits, an async tool
-    /// marked [`own_task`](crate::ToolOptions::own_task), and blocking work run as a task
-    /// that keeps the call's timeout (counted from here) and reports the end.
+    /// On a current-thread runtime (or none) an async tool's future is polled once right
+    /// here: one that is done at once (a lookup, an argument error) never becomes a task.
+    /// There a tool that blocks would hold the turn stream whether it ran here or in a
+    /// task on the same thread, so polling here costs nothing in isolation. One that waits,
+    /// every async tool on a multi-thread runtime, and blocking work run as a task that
+    /// keeps the call's timeout (counted from here) and reports the end.
     fn start(&mut self, call: Launch) {
         let index = call.index;
         self.busy += 1;
@@ -367,7 +373,7 @@ impl Executor {
             .timeout
             .map(|limit| (tokio::time::Instant::now() + limit, limit));
         let work = match call.runner {
-            Runner::Async(tool) if !call.own_task => {
+            Runner::Async(tool) if self.first_poll_here() => {
                 let first = span.in_scope(|| {
                     std::panic::catch_unwind(AssertUnwindSafe(|| {
                         let mut future = tool.call(call.input);
@@ -428,6 +434,15 @@ impl Executor {
         // back.
         let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
         self.tasks[index] = Task::Running(handle.abort_handle());
+    }
+
+    /// Whether async tools are first polled by the turn stream: on a current-thread
+    /// runtime, or outside any (decided once per turn).
+    fn first_poll_here(&mut self) -> bool {
+        *self.first_poll_here.get_or_insert_with(|| {
+            tokio::runtime::Handle::try_current()
+                .map_or(true, |h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+        })
     }
 
     /// A call that ended in its first poll: its slot is free at once.

@@ -115,12 +115,10 @@ where
 pub struct ToolOptions {
     eager_safe: bool,
     timeout: Option<Duration>,
-    own_task: bool,
 }
 
 impl ToolOptions {
-    /// Defaults: not eager-safe, no timeout of its own (the turn's default applies), first
-    /// polled by the turn stream.
+    /// Defaults: not eager-safe, no timeout of its own (the turn's default applies).
     pub fn new() -> Self {
         Self::default()
     }
@@ -137,26 +135,6 @@ impl ToolOptions {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
-    }
-
-    /// Whether the tool's task is spawned before its future is first polled (default
-    /// `false`).
-    ///
-    /// By default the turn stream polls an async tool's future once itself when the call
-    /// gets its slot: a tool that is done at once (a lookup, an argument error) then costs
-    /// no task at all, and one that waits becomes a task from there on. Set this for an
-    /// async tool that computes for a while before its first `.await`: on a multi-thread
-    /// runtime its task then runs in parallel with the others from the start. (Work that
-    /// never awaits belongs in
-    /// [`ToolRegistry::with_blocking_fn`].)
-    pub fn own_task(mut self, yes: bool) -> Self {
-        self.own_task = yes;
-        self
-    }
-
-    /// Whether the tool runs in its own task from the start.
-    pub fn is_own_task(&self) -> bool {
-        self.own_task
     }
 
     /// Whether the tool is eager-safe.

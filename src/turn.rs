@@ -163,10 +163,9 @@ pub enum TurnEvent {
         /// The call, shared with the assembled message (not a copy of its arguments).
         call: Arc<ToolCall>,
     },
-    /// Progress: a call got its concurrency slot. Its future has been polled once by the
-    /// turn stream (one that waits goes on in its own task), or, for
-    /// [`own_task`](crate::ToolOptions::own_task) tools and blocking work, its task is
-    /// spawned.
+    /// Progress: a call got its concurrency slot. On a current-thread runtime its future
+    /// has been polled once by the turn stream (one that waits goes on in its own task);
+    /// on a multi-thread runtime, and for blocking work, its task is spawned.
     Started {
         /// The turn.
         turn: TurnId,
@@ -408,7 +407,6 @@ impl Machine<'_> {
             input,
             runner: tool.runner.clone(),
             timeout: tool.options.get_timeout().or(self.config.tool_timeout),
-            own_task: tool.options.is_own_task(),
         });
         self.slots[index] = Slot::Running { started: false };
     }
@@ -472,7 +470,7 @@ impl Machine<'_> {
 
     /// A task ended.
     fn on_finished(&mut self, index: usize, outcome: Outcome) {
-        if !matches!(self.slots[index], Slot::Running { .. }) {
+        let Slot::Running { started } = self.slots[index] else {
             // Already answered (deadline): whatever it produced is late.
             if let Outcome::Output(output) = outcome {
                 let call = &self.assembler.message().tool_calls[index];
@@ -485,7 +483,7 @@ impl Machine<'_> {
                 });
             }
             return;
-        }
+        };
         let (error, content) = match outcome {
             _ if *self.phase == Phase::Abandoned => (
                 Some(ToolErrorKind::Cancelled),
@@ -506,13 +504,16 @@ impl Machine<'_> {
             Outcome::Aborted => (Some(ToolErrorKind::Cancelled), "cancelled".into()),
         };
         let result = self.result(index, error, content);
-        self.queue.push_back(TurnEvent::Finished {
-            turn: self.config.turn,
-            index,
-            id: result.id.clone(),
-            name: result.name.clone(),
-            ok: result.is_ok(),
-        });
+        // Progress pairs: a call cancelled while it waited for a slot never started.
+        if started {
+            self.queue.push_back(TurnEvent::Finished {
+                turn: self.config.turn,
+                index,
+                id: result.id.clone(),
+                name: result.name.clone(),
+                ok: result.is_ok(),
+            });
+        }
         self.slots[index] = Slot::Done {
             result,
             launched: true,
@@ -659,9 +660,9 @@ where
                     }
                 }
             }
-            // One task event per round: what it yields goes out before the next is taken,
-            // so the queue stays a few events long however many tools finish at once.
-            if let Poll::Ready(Some(event)) = this.exec.poll_event(cx) {
+            // Every task event ready now is taken before the deadline is looked at: a call
+            // that ended before the deadline passed keeps its result.
+            while let Poll::Ready(Some(event)) = this.exec.poll_event(cx) {
                 progressed = true;
                 match event {
                     TaskEvent::Started(index) => {

@@ -1,6 +1,7 @@
-//! The executor's admission of a call: the turn stream polls an async tool's future once
-//! itself, so a tool that is done at once costs no task; one that waits, and one marked
-//! `own_task`, run as tasks. Panics in either place are that call's result.
+//! The executor's admission of a call: on a current-thread runtime the turn stream polls
+//! an async tool's future once itself, so a tool that is done at once costs no task; one
+//! that waits runs as a task. On a multi-thread runtime every call is a task from the start.
+//! Panics in either place are that call's result.
 
 use std::convert::Infallible;
 use std::num::NonZeroUsize;
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use toolstream::{
-    Block, Delta, Provider, StopKind, StopReason, StreamEvent, ToolErrorKind, ToolOptions,
-    ToolRegistry, TurnConfig, TurnEvent, TurnOutcome, TurnStream, Usage,
+    Block, Delta, Provider, StopKind, StopReason, StreamEvent, ToolErrorKind, ToolRegistry,
+    TurnConfig, TurnEvent, TurnOutcome, TurnStream, Usage,
 };
 
 /// One message calling each tool once with `{}`, ending with `tool_use`.
@@ -157,15 +158,9 @@ async fn a_tool_that_waits_keeps_its_timeout() {
     };
     let tools = ToolRegistry::new()
         .with_raw_fn("short", sleeper(100))
-        .with_raw_fn("long", sleeper(200))
-        .with_raw_fn("long_own", sleeper(200))
-        .with_options("long_own", ToolOptions::new().own_task(true));
+        .with_raw_fn("long", sleeper(200));
     let config = TurnConfig::new(Provider::Anthropic).tool_timeout(Duration::from_millis(150));
-    let stream = TurnStream::new(
-        calls(&["short", "long", "long_own"]),
-        Arc::new(tools),
-        config,
-    );
+    let stream = TurnStream::new(calls(&["short", "long"]), Arc::new(tools), config);
     let events: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
     let got: Vec<_> = outcome(&events)
         .results
@@ -173,54 +168,59 @@ async fn a_tool_that_waits_keeps_its_timeout() {
         .map(|r| (r.error.clone(), r.content.as_str()))
         .collect();
     let timed_out = (Some(ToolErrorKind::TimedOut), "timed out after 150 ms");
-    assert_eq!(got, [(None, "slept 100"), timed_out.clone(), timed_out]);
+    assert_eq!(got, [(None, "slept 100"), timed_out]);
 }
 
-/// By default a call's future is first polled by the turn stream when the call gets its
-/// slot, so its first steps have run by the time `Started` is seen; an `own_task` tool's
-/// first poll happens in its task, after the turn stream yields.
+/// On a current-thread runtime a call's future is first polled by the turn stream when the
+/// call gets its slot: its first steps have run by the time `Started` is seen.
 #[tokio::test]
-async fn own_task_moves_the_first_poll_into_the_task() {
-    for own_task in [false, true] {
-        let polled = Arc::new(AtomicUsize::new(0));
-        let p = polled.clone();
-        let tools = ToolRegistry::new()
-            .with_raw_fn("step", move |_| {
-                let p = p.clone();
-                Box::pin(async move {
-                    p.fetch_add(1, Ordering::SeqCst);
-                    std::future::pending::<()>().await;
-                    Ok(String::new())
-                })
-            })
-            .with_options("step", ToolOptions::new().own_task(own_task));
-        let mut stream = Box::pin(TurnStream::new(
-            calls(&["step"]),
-            Arc::new(tools),
-            TurnConfig::new(Provider::Anthropic),
-        ));
-        loop {
-            match stream.next().await.unwrap().unwrap() {
-                TurnEvent::Started { .. } => break,
-                _ => continue,
-            }
-        }
-        let at_start = polled.load(Ordering::SeqCst);
-        tokio::task::yield_now().await;
-        let after_yield = polled.load(Ordering::SeqCst);
-        assert_eq!(
-            (at_start, after_yield),
-            if own_task { (0, 1) } else { (1, 1) },
-            "own_task: {own_task}"
-        );
-    }
+async fn on_a_current_thread_runtime_the_first_poll_is_the_turns() {
+    let polled = Arc::new(AtomicUsize::new(0));
+    let p = polled.clone();
+    let tools = ToolRegistry::new().with_raw_fn("step", move |_| {
+        let p = p.clone();
+        Box::pin(async move {
+            p.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+            Ok(String::new())
+        })
+    });
+    let mut stream = Box::pin(TurnStream::new(
+        calls(&["step"]),
+        Arc::new(tools),
+        TurnConfig::new(Provider::Anthropic),
+    ));
+    while !matches!(stream.next().await, Some(Ok(TurnEvent::Started { .. }))) {}
+    assert_eq!(polled.load(Ordering::SeqCst), 1);
 }
 
-/// `own_task` tools that compute before their first await run in parallel on a
-/// multi-thread runtime: each of the two waits, synchronously, for the other's message.
-/// (Run one after the other, the first would give up after its 30 s and fail the test.)
+/// On a multi-thread runtime every call is a task from the start: a tool that blocks its
+/// thread before its first `.await` holds neither the turn stream nor its deadline (found
+/// in review: polled by the turn stream, it held the turn until it returned).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn own_task_tools_compute_in_parallel() {
+async fn on_a_multi_thread_runtime_a_blocking_first_poll_does_not_hold_the_deadline() {
+    let tools = ToolRegistry::new().with_raw_fn("stuck", |_| {
+        Box::pin(async {
+            std::thread::sleep(Duration::from_millis(400));
+            Ok("late".to_owned())
+        })
+    });
+    let config = TurnConfig::new(Provider::Anthropic).turn_timeout(Duration::from_millis(20));
+    let stream = TurnStream::new(calls(&["stuck"]), Arc::new(tools), config);
+    let events: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
+    let kinds: Vec<_> = outcome(&events)
+        .results
+        .iter()
+        .map(|r| r.error.clone())
+        .collect();
+    assert_eq!(kinds, [Some(ToolErrorKind::TurnDeadline)]);
+}
+
+/// Tools that compute before their first await run in parallel on a multi-thread runtime:
+/// each of the two waits, synchronously, for the other's message. (Run one after the
+/// other, the first would give up after its 30 s and fail the test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_compute_in_parallel_on_a_multi_thread_runtime() {
     type Pipe = (Mutex<Option<mpsc::Sender<()>>>, Mutex<mpsc::Receiver<()>>);
     let (a_tx, a_rx) = mpsc::channel();
     let (b_tx, b_rx) = mpsc::channel();
@@ -231,17 +231,15 @@ async fn own_task_tools_compute_in_parallel() {
     let mut tools = ToolRegistry::new();
     for (i, name) in ["left", "right"].into_iter().enumerate() {
         let pipes = pipes.clone();
-        tools = tools
-            .with_raw_fn(name, move |_| {
-                let pipes = pipes.clone();
-                Box::pin(async move {
-                    let (tell, hear) = &pipes[i];
-                    let _ = tell.lock().unwrap().take().unwrap().send(());
-                    let heard = hear.lock().unwrap().recv_timeout(Duration::from_secs(30));
-                    heard.map(|()| "met".to_owned()).map_err(|e| e.to_string())
-                })
+        tools = tools.with_raw_fn(name, move |_| {
+            let pipes = pipes.clone();
+            Box::pin(async move {
+                let (tell, hear) = &pipes[i];
+                let _ = tell.lock().unwrap().take().unwrap().send(());
+                let heard = hear.lock().unwrap().recv_timeout(Duration::from_secs(30));
+                heard.map(|()| "met".to_owned()).map_err(|e| e.to_string())
             })
-            .with_options(name, ToolOptions::new().own_task(true));
+        });
     }
     let stream = TurnStream::new(
         calls(&["left", "right"]),

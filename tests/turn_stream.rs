@@ -648,6 +648,65 @@ async fn calls_waiting_for_a_slot_are_answered_without_running() {
     assert_eq!(finished_order(&all), [0]);
 }
 
+/// Calls that ended before the turn deadline keep their results even when the consumer is
+/// slow to ask for them and the deadline has passed by then (found in review: the stream
+/// took one task event per round and then let the deadline answer the rest).
+#[tokio::test(start_paused = true)]
+async fn calls_that_ended_before_the_deadline_keep_their_results() {
+    let tools = ToolRegistry::new().with_raw_fn("nap", sleeper(10));
+    let config = TurnConfig::new(Provider::Anthropic).turn_timeout(Duration::from_millis(50));
+    let mut stream = Box::pin(TurnStream::new(
+        instant(message(&[("nap", "{}"); 5], Some(StopKind::ToolUse))),
+        Arc::new(tools),
+        config,
+    ));
+    let mut outcome = None;
+    while let Some(e) = stream.next().await {
+        match e.unwrap() {
+            // A busy consumer: the deadline passes while it holds the last start.
+            TurnEvent::Started { index: 4, .. } => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            TurnEvent::Outcome(o) => outcome = Some(o),
+            _ => {}
+        }
+    }
+    let outcome = outcome.unwrap();
+    assert!(
+        outcome.results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        outcome.results
+    );
+    assert!(outcome.orphans.is_empty());
+}
+
+/// An abandoned turn's progress events pair up: a call cancelled while it waited for a
+/// slot reports neither `Started` nor `Finished` (found in review).
+#[tokio::test(start_paused = true)]
+async fn abandoning_reports_no_progress_for_calls_that_never_started() {
+    let tools = ToolRegistry::new().with_raw_fn("slow", sleeper(60_000));
+    let config = TurnConfig::new(Provider::Anthropic)
+        .policy(DispatchPolicy::Eager)
+        .concurrency(NonZeroUsize::new(1).unwrap());
+    // The stream ends before the message does: abandoned, both calls cancelled.
+    let (all, outcome) = run_turn(
+        instant(message(&[("slow", "{}"), ("slow", "{}")], None)),
+        tools,
+        config,
+    )
+    .await;
+    assert!(!outcome.committed);
+    let started: Vec<usize> = all
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::Started { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, [0]);
+    assert_eq!(finished_order(&all), [0]);
+}
+
 /// Blocking work hands its slot back with its answer, so its `Finished` is reported before
 /// the next call can start, on a multi-thread runtime too (found in review: the permit went
 /// when the blocking closure returned, and another worker could report the next `Started`
@@ -983,7 +1042,9 @@ async fn usage_after_the_commit_is_kept_and_nothing_else_changes() {
             output_tokens: Some(42),
         },
     });
-    let tools = ToolRegistry::new().with_raw_fn("read", echo());
+    // The tool takes a while, so the events after the commit arrive before the turn ends
+    // with its last result.
+    let tools = ToolRegistry::new().with_raw_fn("read", sleeper(10));
     let (_, outcome) = run_turn(instant(events), tools, TurnConfig::new(Provider::Anthropic)).await;
     assert!(outcome.committed);
     assert_eq!(outcome.message.usage.output_tokens, Some(42));
