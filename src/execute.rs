@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -27,144 +27,8 @@ use tokio::task::AbortHandle;
 
 use crate::tool::{BlockingFn, Runner, Tool, ToolFuture, ToolOutput};
 
-/// A turn's number: monotonic per conversation, starting at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct TurnId(pub u64);
-
-impl TurnId {
-    /// The turn after this one.
-    pub fn next(self) -> TurnId {
-        TurnId(self.0 + 1)
-    }
-}
-
-impl fmt::Display for TurnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Why a call got an error result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ToolErrorKind {
-    /// The tool returned an error of its own.
-    Failed,
-    /// The tool panicked.
-    Panicked,
-    /// No tool of that name is registered.
-    UnknownTool,
-    /// The arguments were not a complete, valid JSON object.
-    InvalidArguments,
-    /// The tool's timeout expired; its future was dropped.
-    TimedOut,
-    /// The turn's deadline expired before the tool finished; its future was dropped.
-    TurnDeadline,
-    /// The turn did not commit (it did not end with `tool_use`); the call was cancelled.
-    Cancelled,
-}
-
-impl ToolErrorKind {
-    /// A short snake_case name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ToolErrorKind::Failed => "failed",
-            ToolErrorKind::Panicked => "panicked",
-            ToolErrorKind::UnknownTool => "unknown_tool",
-            ToolErrorKind::InvalidArguments => "invalid_arguments",
-            ToolErrorKind::TimedOut => "timed_out",
-            ToolErrorKind::TurnDeadline => "turn_deadline",
-            ToolErrorKind::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// The result of one tool call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolResult {
-    /// The turn the call belongs to.
-    pub turn: TurnId,
-    /// The call's position in the message: the ordering key.
-    pub index: usize,
-    /// The call's id.
-    pub id: Arc<str>,
-    /// The tool's name.
-    pub name: Arc<str>,
-    /// `None` for success, else why it failed.
-    pub error: Option<ToolErrorKind>,
-    /// The text sent back to the model: the tool's content, or a message saying what
-    /// happened.
-    pub content: String,
-    /// Whether the result belongs to a committed turn (and so to history).
-    pub committed: bool,
-}
-
-impl ToolResult {
-    /// Whether the tool succeeded.
-    pub fn is_ok(&self) -> bool {
-        self.error.is_none()
-    }
-}
-
-/// A result that arrived after its call was already answered (a blocking tool that ran
-/// past its timeout, or work that finished as it was being cancelled). Kept apart: it never
-/// enters history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Orphan {
-    /// The turn the call belonged to.
-    pub turn: TurnId,
-    /// The call's position in its message.
-    pub index: usize,
-    /// The call's id.
-    pub id: Arc<str>,
-    /// The tool's name.
-    pub name: Arc<str>,
-    /// What the tool produced.
-    pub output: ToolOutput,
-}
-
-/// Where orphans go: shared by the turns of a conversation and observable by the caller.
-#[derive(Debug, Clone, Default)]
-pub struct OrphanBuffer {
-    inner: Arc<Mutex<VecDeque<Orphan>>>,
-}
-
-impl OrphanBuffer {
-    /// An empty buffer.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds an orphan.
-    pub fn push(&self, orphan: Orphan) {
-        self.lock().push_back(orphan);
-    }
-
-    /// Takes every orphan collected so far.
-    pub fn drain(&self) -> Vec<Orphan> {
-        self.lock().drain(..).collect()
-    }
-
-    /// The orphans collected so far, left in place.
-    pub fn snapshot(&self) -> Vec<Orphan> {
-        self.lock().iter().cloned().collect()
-    }
-
-    /// How many orphans are held.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Orphan>> {
-        // A panic while holding this lock cannot leave the queue inconsistent.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+mod results;
+pub use results::{Orphan, OrphanBuffer, ToolErrorKind, ToolResult, TurnId};
 
 /// How a task ended, before it is turned into a [`ToolResult`].
 #[derive(Debug)]
@@ -206,8 +70,10 @@ enum Message {
         outcome: Outcome,
         freed: bool,
     },
-    /// Blocking work that outlived its task ended: its slot is free.
-    Released,
+    /// The slot blocking work took away is back: its answer was taken (or dropped unread)
+    /// after its task gave up on it. The slot is free once the task's `Finished` is in too,
+    /// whichever of the two comes first.
+    Released(usize),
 }
 
 /// Where a call stands in the executor.
@@ -217,8 +83,10 @@ enum Task {
     Idle,
     /// Waiting for a concurrency slot.
     Queued,
-    /// Spawned and not yet reported ended.
-    Running(AbortHandle),
+    /// Spawned and not yet reported ended; `returned`: its lent slot came back first.
+    Running { abort: AbortHandle, returned: bool },
+    /// Reported ended, its slot still lent to blocking work.
+    Lent,
 }
 
 /// The tool calls of one turn, admitted under the concurrency cap.
@@ -295,22 +163,54 @@ impl Drop for Report {
     }
 }
 
-/// A slot carried away by blocking work: given back with its answer, or, if nobody takes
-/// the answer any more, released when the work ends.
-struct SlotLoan(Option<mpsc::UnboundedSender<Message>>);
+/// A slot carried away by blocking work: given back with its answer, or, if its task no
+/// longer takes the answer, released when the answer is dropped.
+struct SlotLoan {
+    index: usize,
+    tx: Option<mpsc::UnboundedSender<Message>>,
+}
 
 impl SlotLoan {
     fn give_back(mut self) {
-        self.0 = None;
+        self.tx = None;
     }
 }
 
 impl Drop for SlotLoan {
     fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(Message::Released);
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Message::Released(self.index));
         }
     }
+}
+
+/// What blocking work answers: its outcome, and the slot it carried.
+type BlockingAnswer = (std::thread::Result<ToolOutput>, SlotLoan);
+
+/// Where a task waits for its blocking work's answer. If the task stops waiting (timeout,
+/// abort) and the answer is already there, unread, its output is kept as an orphan rather
+/// than lost; an answer that comes later finds the channel closed and does the same.
+struct Answer {
+    rx: oneshot::Receiver<BlockingAnswer>,
+    late: Box<(Orphan, OrphanBuffer)>,
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.rx.close();
+        if let Ok((Ok(output), _loan)) = self.rx.try_recv() {
+            late(&self.late, output);
+        }
+    }
+}
+
+/// Keeps the output of blocking work whose call was answered without it.
+fn late(late: &(Orphan, OrphanBuffer), output: ToolOutput) {
+    let (orphan, orphans) = late;
+    orphans.push(Orphan {
+        output,
+        ..orphan.clone()
+    });
 }
 
 impl Executor {
@@ -433,7 +333,10 @@ impl Executor {
         // If spawning panics (no runtime), the dropped guard's `Finished` gives the slot
         // back.
         let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
-        self.tasks[index] = Task::Running(handle.abort_handle());
+        self.tasks[index] = Task::Running {
+            abort: handle.abort_handle(),
+            returned: false,
+        };
     }
 
     /// Whether async tools are first polled by the turn stream: on a current-thread
@@ -456,13 +359,13 @@ impl Executor {
     /// or its place in the queue.
     pub(crate) fn abort(&mut self, index: usize) {
         match self.tasks.get(index) {
-            Some(Task::Running(h)) => h.abort(),
+            Some(Task::Running { abort, .. }) => abort.abort(),
             Some(Task::Queued) => {
                 self.tasks[index] = Task::Idle;
                 self.local
                     .push_back(TaskEvent::Finished(index, Outcome::Aborted));
             }
-            Some(Task::Idle) | None => {}
+            Some(Task::Idle | Task::Lent) | None => {}
         }
     }
 
@@ -494,18 +397,27 @@ impl Executor {
                     outcome,
                     freed,
                 } => {
-                    self.tasks[index] = Task::Idle;
+                    let returned =
+                        matches!(self.tasks[index], Task::Running { returned, .. } if returned);
                     self.live -= 1;
-                    if freed {
+                    if freed || returned {
+                        self.tasks[index] = Task::Idle;
                         self.busy -= 1;
                         self.admit();
+                    } else {
+                        self.tasks[index] = Task::Lent;
                     }
                     return Poll::Ready(Some(TaskEvent::Finished(index, outcome)));
                 }
-                Message::Released => {
-                    self.busy -= 1;
-                    self.admit();
-                }
+                Message::Released(index) => match &mut self.tasks[index] {
+                    Task::Lent => {
+                        self.tasks[index] = Task::Idle;
+                        self.busy -= 1;
+                        self.admit();
+                    }
+                    Task::Running { returned, .. } => *returned = true,
+                    Task::Idle | Task::Queued => {}
+                },
             }
         }
     }
@@ -514,8 +426,8 @@ impl Executor {
 impl Drop for Executor {
     fn drop(&mut self) {
         for task in &self.tasks {
-            if let Task::Running(handle) = task {
-                handle.abort();
+            if let Task::Running { abort, .. } = task {
+                abort.abort();
             }
         }
     }
@@ -541,20 +453,25 @@ async fn run(work: Work, report: &mut Report) -> Outcome {
     match work {
         Work::Polled(future) => Outcome::Output(future.await),
         Work::Async(tool, input) => Outcome::Output(tool.call(input).await),
-        Work::Blocking(f, input, late) => {
-            let (tx, rx) = oneshot::channel();
-            let loan = SlotLoan(Some(report.tx.clone()));
+        Work::Blocking(f, input, orphan) => {
+            let (tx, rx) = oneshot::channel::<BlockingAnswer>();
+            let loan = SlotLoan {
+                index: report.index,
+                tx: Some(report.tx.clone()),
+            };
             report.holds_slot = false;
+            let mut answer = Answer {
+                rx,
+                late: orphan.clone(),
+            };
             tokio::task::spawn_blocking(move || {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
                 // Nobody listens: the output is late; the slot frees as `loan` drops.
                 if let Err((Ok(output), _loan)) = tx.send((outcome, loan)) {
-                    let (mut orphan, orphans) = *late;
-                    orphan.output = output;
-                    orphans.push(orphan);
+                    late(&orphan, output);
                 }
             });
-            match rx.await {
+            match (&mut answer.rx).await {
                 Ok((outcome, loan)) => {
                     loan.give_back();
                     report.holds_slot = true;
@@ -570,3 +487,6 @@ async fn run(work: Work, report: &mut Report) -> Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
