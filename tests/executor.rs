@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use toolstream::{
     Block, Delta, Provider, StopKind, StopReason, StreamEvent, ToolErrorKind, ToolRegistry,
-    TurnConfig, TurnEvent, TurnOutcome, TurnStream, Usage,
+    ToolResult, TurnConfig, TurnEvent, TurnOutcome, TurnStream, Usage,
 };
 
 /// One message calling each tool once with `{}`, ending with `tool_use`.
@@ -50,6 +50,13 @@ fn outcome(events: &[TurnEvent]) -> &TurnOutcome {
         Some(TurnEvent::Outcome(o)) => o,
         other => panic!("the last event is not the outcome: {other:?}"),
     }
+}
+
+/// Runs one turn calling each of `names` to its end: the results in request order.
+async fn results(names: &[&str], tools: ToolRegistry, config: TurnConfig) -> Vec<ToolResult> {
+    let stream = TurnStream::new(calls(names), Arc::new(tools), config);
+    let events: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
+    outcome(&events).results.clone()
 }
 
 /// Tools that answer in their first poll never need a task: the whole turn runs outside
@@ -129,17 +136,15 @@ async fn a_panic_in_the_call_its_first_poll_or_its_task_is_that_calls_result() {
             })
         })
         .with_raw_fn("fine", |_| Box::pin(async { Ok("fine".to_owned()) }));
-    let stream = TurnStream::new(
-        calls(&["in_call", "fine", "in_first_poll", "after_waiting", "fine"]),
-        Arc::new(tools),
+    let kinds: Vec<_> = results(
+        &["in_call", "fine", "in_first_poll", "after_waiting", "fine"],
+        tools,
         TurnConfig::new(Provider::Anthropic),
-    );
-    let events: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
-    let kinds: Vec<_> = outcome(&events)
-        .results
-        .iter()
-        .map(|r| r.error.clone())
-        .collect();
+    )
+    .await
+    .iter()
+    .map(|r| r.error.clone())
+    .collect();
     let p = Some(ToolErrorKind::Panicked);
     assert_eq!(kinds, [p.clone(), None, p.clone(), p, None]);
 }
@@ -160,10 +165,8 @@ async fn a_tool_that_waits_keeps_its_timeout() {
         .with_raw_fn("short", sleeper(100))
         .with_raw_fn("long", sleeper(200));
     let config = TurnConfig::new(Provider::Anthropic).tool_timeout(Duration::from_millis(150));
-    let stream = TurnStream::new(calls(&["short", "long"]), Arc::new(tools), config);
-    let events: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
-    let got: Vec<_> = outcome(&events)
-        .results
+    let results = results(&["short", "long"], tools, config).await;
+    let got: Vec<_> = results
         .iter()
         .map(|r| (r.error.clone(), r.content.as_str()))
         .collect();
@@ -206,10 +209,8 @@ async fn on_a_multi_thread_runtime_a_blocking_first_poll_does_not_hold_the_deadl
         })
     });
     let config = TurnConfig::new(Provider::Anthropic).turn_timeout(Duration::from_millis(20));
-    let stream = TurnStream::new(calls(&["stuck"]), Arc::new(tools), config);
-    let events: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
-    let kinds: Vec<_> = outcome(&events)
-        .results
+    let kinds: Vec<_> = results(&["stuck"], tools, config)
+        .await
         .iter()
         .map(|r| r.error.clone())
         .collect();
@@ -241,16 +242,8 @@ async fn tools_compute_in_parallel_on_a_multi_thread_runtime() {
             })
         });
     }
-    let stream = TurnStream::new(
-        calls(&["left", "right"]),
-        Arc::new(tools),
-        TurnConfig::new(Provider::Anthropic),
-    );
-    let events: Vec<TurnEvent> = stream.map(|e| e.unwrap()).collect().await;
-    let contents: Vec<_> = outcome(&events)
-        .results
-        .iter()
-        .map(|r| r.content.as_str())
-        .collect();
+    let config = TurnConfig::new(Provider::Anthropic);
+    let results = results(&["left", "right"], tools, config).await;
+    let contents: Vec<_> = results.iter().map(|r| r.content.as_str()).collect();
     assert_eq!(contents, ["met", "met"]);
 }

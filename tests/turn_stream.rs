@@ -125,6 +125,16 @@ fn finished_order(events: &[TurnEvent]) -> Vec<usize> {
         .collect()
 }
 
+fn started_order(events: &[TurnEvent]) -> Vec<usize> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::Started { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect()
+}
+
 fn result_indices(events: &[TurnEvent]) -> Vec<usize> {
     events
         .iter()
@@ -637,14 +647,7 @@ async fn calls_waiting_for_a_slot_are_answered_without_running() {
         .results
         .iter()
         .all(|r| r.error == Some(ToolErrorKind::TurnDeadline)));
-    let started: Vec<usize> = all
-        .iter()
-        .filter_map(|e| match e {
-            TurnEvent::Started { index, .. } => Some(*index),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(started, [0]);
+    assert_eq!(started_order(&all), [0]);
     assert_eq!(finished_order(&all), [0]);
 }
 
@@ -696,14 +699,7 @@ async fn abandoning_reports_no_progress_for_calls_that_never_started() {
     )
     .await;
     assert!(!outcome.committed);
-    let started: Vec<usize> = all
-        .iter()
-        .filter_map(|e| match e {
-            TurnEvent::Started { index, .. } => Some(*index),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(started, [0]);
+    assert_eq!(started_order(&all), [0]);
     assert_eq!(finished_order(&all), [0]);
 }
 

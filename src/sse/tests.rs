@@ -287,6 +287,27 @@ fn event_type_is_shared_while_it_repeats() {
     assert!(Arc::ptr_eq(&events[0].event, &events[1].event));
 }
 
+/// What a limited decoder yields for `input` (events, then its first error), the same
+/// whole, byte by byte and split at every point; `what` names the case in failures.
+type Decoded = (Vec<(String, String, String, Option<u64>)>, Option<SseError>);
+
+fn limited_all_ways(limits: SseLimits, input: &[u8], what: &str) -> Decoded {
+    let run = |parts: &[&[u8]]| {
+        let mut d = SseDecoder::with_limits(limits);
+        let mut out = Vec::new();
+        let err = parts.iter().find_map(|p| d.push(p, &mut out).err());
+        (view(&out), err)
+    };
+    let whole = run(&[input]);
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    assert_eq!(run(&bytes), whole, "{what}, byte by byte");
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        assert_eq!(run(&[a, b]), whole, "{what}, split at {split}");
+    }
+    whole
+}
+
 /// `data:` and `event:` at a line start take a shortcut when whole in the chunk: with a
 /// line limit shorter than, equal to and longer than the names, it must behave as the
 /// byte-by-byte path (which split points reach) does: same events, same error.
@@ -295,19 +316,7 @@ fn field_name_shortcut_matches_the_byte_path_at_every_line_limit() {
     let input = b"event: e\ndata: x\n\ndata:y\nevent:\n\n";
     for limit in 1..=10 {
         let limits = SseLimits::new().max_line_bytes(NonZeroUsize::new(limit).unwrap());
-        let run = |parts: &[&[u8]]| {
-            let mut d = SseDecoder::with_limits(limits);
-            let mut out = Vec::new();
-            let err = parts.iter().find_map(|p| d.push(p, &mut out).err());
-            (view(&out), err)
-        };
-        let whole = run(&[input]);
-        let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        assert_eq!(run(&bytes), whole, "limit {limit}");
-        for split in 0..=input.len() {
-            let (a, b) = input.split_at(split);
-            assert_eq!(run(&[a, b]), whole, "limit {limit}, split at {split}");
-        }
+        let whole = limited_all_ways(limits, input, &format!("limit {limit}"));
         assert_eq!(whole.1.is_none(), limit >= 8, "limit {limit}: {whole:?}");
     }
 }
@@ -360,23 +369,7 @@ fn borrowed_dispatch_matches_the_byte_path_at_every_limit() {
             let limits = SseLimits::new()
                 .max_line_bytes(NonZeroUsize::new(line).unwrap())
                 .max_event_bytes(NonZeroUsize::new(event).unwrap());
-            let run = |parts: &[&[u8]]| {
-                let mut d = SseDecoder::with_limits(limits);
-                let mut out = Vec::new();
-                let err = parts.iter().find_map(|p| d.push(p, &mut out).err());
-                (view(&out), err)
-            };
-            let whole = run(&[input]);
-            let bytes: Vec<&[u8]> = input.chunks(1).collect();
-            assert_eq!(run(&bytes), whole, "line {line}, event {event}");
-            for split in 0..=input.len() {
-                let (a, b) = input.split_at(split);
-                assert_eq!(
-                    run(&[a, b]),
-                    whole,
-                    "line {line}, event {event}, split {split}"
-                );
-            }
+            let whole = limited_all_ways(limits, input, &format!("line {line}, event {event}"));
             let fits = line >= 16 && event >= 11;
             assert_eq!(
                 whole.1.is_none(),
