@@ -21,183 +21,13 @@
 //! sequence, so decoding each value on its own gives exactly what decoding the whole
 //! stream first (as the specification says) would give.
 
-use std::fmt;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-/// Default for [`SseLimits::max_line_bytes`]: 8 MiB.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
-/// Default for [`SseLimits::max_event_bytes`]: 16 MiB.
-pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+mod event;
+mod limits;
 
-/// Size limits for [`SseDecoder`].
-///
-/// The defaults let the largest real provider events through (a few hundred KiB) with a
-/// wide margin, and keep the memory a hostile stream can claim per decoder bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SseLimits {
-    max_line: usize,
-    max_event: usize,
-}
-
-impl SseLimits {
-    /// The default limits: lines up to 8 MiB, events up to 16 MiB of data.
-    pub fn new() -> Self {
-        SseLimits {
-            max_line: DEFAULT_MAX_LINE_BYTES,
-            max_event: DEFAULT_MAX_EVENT_BYTES,
-        }
-    }
-
-    /// Longest accepted line in bytes, terminator excluded (default 8 MiB,
-    /// [`DEFAULT_MAX_LINE_BYTES`]). Comment lines count too.
-    pub fn max_line_bytes(mut self, limit: NonZeroUsize) -> Self {
-        self.max_line = limit.get();
-        self
-    }
-
-    /// Largest accepted event: the bytes of its data buffer, the newline between `data`
-    /// lines included (default 16 MiB, [`DEFAULT_MAX_EVENT_BYTES`]). Bytes are counted as
-    /// received: replacing invalid UTF-8 with U+FFFD can make the delivered string up to
-    /// three times larger (each bad byte becomes three).
-    pub fn max_event_bytes(mut self, limit: NonZeroUsize) -> Self {
-        self.max_event = limit.get();
-        self
-    }
-
-    /// The line limit in bytes.
-    pub fn line_limit(&self) -> usize {
-        self.max_line
-    }
-
-    /// The event limit in bytes.
-    pub fn event_limit(&self) -> usize {
-        self.max_event
-    }
-}
-
-impl Default for SseLimits {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// An error from [`SseDecoder`]. The decoder is fused after one: later calls return
-/// [`SseError::Failed`] until [`SseDecoder::reset`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SseError {
-    /// A line was longer than [`SseLimits::max_line_bytes`].
-    LineTooLong {
-        /// The limit that was exceeded.
-        limit: usize,
-    },
-    /// An event's data was larger than [`SseLimits::max_event_bytes`].
-    EventTooLarge {
-        /// The limit that was exceeded.
-        limit: usize,
-    },
-    /// The decoder failed earlier and was not reset.
-    Failed,
-}
-
-impl fmt::Display for SseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SseError::LineTooLong { limit } => {
-                write!(f, "sse line longer than the limit of {limit} bytes")
-            }
-            SseError::EventTooLarge { limit } => {
-                write!(f, "sse event data larger than the limit of {limit} bytes")
-            }
-            SseError::Failed => f.write_str("sse decoder used after an earlier error"),
-        }
-    }
-}
-
-impl std::error::Error for SseError {}
-
-/// One dispatched server-sent event.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SseEvent {
-    event: Arc<str>,
-    data: String,
-    id: Arc<str>,
-    retry: Option<u64>,
-}
-
-impl SseEvent {
-    /// An event with type `event` and `data`, an empty id and no retry.
-    pub fn new(event: impl Into<Arc<str>>, data: impl Into<String>) -> Self {
-        SseEvent {
-            event: event.into(),
-            data: data.into(),
-            id: Arc::from(""),
-            retry: None,
-        }
-    }
-
-    /// Sets the last event id.
-    pub fn with_id(mut self, id: impl Into<Arc<str>>) -> Self {
-        self.id = id.into();
-        self
-    }
-
-    /// Sets the reconnection time in milliseconds.
-    pub fn with_retry(mut self, retry: Option<u64>) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// The event type (`message` unless an `event` field said otherwise).
-    pub fn event(&self) -> &str {
-        &self.event
-    }
-
-    /// The data: the `data` lines joined with `\n`.
-    pub fn data(&self) -> &str {
-        &self.data
-    }
-
-    /// Takes the data out of the event.
-    pub fn into_data(self) -> String {
-        self.data
-    }
-
-    /// The last event id in effect when the event was dispatched (empty if none).
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The reconnection time in milliseconds in effect when the event was dispatched.
-    pub fn retry(&self) -> Option<u64> {
-        self.retry
-    }
-}
-
-impl fmt::Debug for SseEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SseEvent")
-            .field("event", &&*self.event)
-            .field("data", &self.data)
-            .field("id", &&*self.id)
-            .field("retry", &self.retry)
-            .finish()
-    }
-}
-
-impl From<eventsource_stream::Event> for SseEvent {
-    fn from(e: eventsource_stream::Event) -> Self {
-        SseEvent {
-            event: Arc::from(e.event),
-            data: e.data,
-            id: Arc::from(e.id),
-            retry: e
-                .retry
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        }
-    }
-}
+pub use event::{SseEvent, SseEventRef};
+pub use limits::{SseError, SseLimits, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES};
 
 /// The field a line names. Anything else is ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +169,9 @@ impl SseDecoder {
     /// events completed earlier in the same chunk are already in `out`. The decoder is
     /// then fused and returns [`SseError::Failed`].
     pub fn push(&mut self, input: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        if self.append_mid_line(input) {
+            return Ok(());
+        }
         self.run(input, &mut |e: SseEventRef<'_>| out.push(e.to_event()))
     }
 
@@ -353,7 +186,27 @@ impl SseDecoder {
         input: &[u8],
         mut sink: F,
     ) -> Result<(), SseError> {
+        if self.append_mid_line(input) {
+            return Ok(());
+        }
         self.run(input, &mut sink)
+    }
+
+    /// The middle of a long data line: when the chunk is free of line ends and within both
+    /// limits (`line_len` and the data never exceed theirs), appends it and says so. This is
+    /// all a large line in small chunks costs per chunk, so it is tried before the state
+    /// loop, inlined into the caller.
+    #[inline]
+    fn append_mid_line(&mut self, input: &[u8]) -> bool {
+        let fits = self.state == State::Value(Field::Data)
+            && input.len() <= self.limits.max_line - self.line_len
+            && input.len() <= self.limits.max_event - self.data.len()
+            && !may_hold_line_end(input);
+        if fits {
+            self.line_len += input.len();
+            self.data.extend_from_slice(input);
+        }
+        fits
     }
 
     fn run<F: FnMut(SseEventRef<'_>)>(
@@ -690,6 +543,25 @@ impl SseDecoder {
     }
 }
 
+/// False when `bytes` certainly holds no CR or LF; true when it may (it does, or it holds
+/// a vertical tab or form feed, bytes 0x0B and 0x0C, which lie between the two).
+///
+/// Each 64-byte block is folded without branches into one range check per byte, which the
+/// compiler turns into a few vector instructions: on a 64-byte chunk that is cheaper than a
+/// call to `memchr2`, whose setup is paid on every call. Blocks end the scan
+/// early, so a line end near the start of a large chunk is found quickly.
+fn may_hold_line_end(bytes: &[u8]) -> bool {
+    // LF (0x0A) ..= CR (0x0D) as one unsigned compare.
+    let near_end = |b: u8| u8::from(b.wrapping_sub(b'\n') <= b'\r' - b'\n');
+    let mut blocks = bytes.chunks_exact(64);
+    for block in &mut blocks {
+        if block.iter().fold(0, |seen, &b| seen | near_end(b)) != 0 {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&b| near_end(b) != 0)
+}
+
 /// Where a data line ending at `rest[n]` is followed by a blank line within `rest`: the
 /// bytes the line, its terminator and the blank line take, and whether the blank line
 /// ended with a CR (whose LF, if one follows, is not a line of its own).
@@ -701,47 +573,6 @@ fn blank_line_after(rest: &[u8], n: usize) -> Option<(usize, bool)> {
     match rest.get(j) {
         Some(&b) if b == b'\n' || b == b'\r' => Some((j + 1, b == b'\r')),
         _ => None,
-    }
-}
-
-/// A dispatched event borrowed from the decoder (see [`SseDecoder::push_with`]).
-#[derive(Debug)]
-pub struct SseEventRef<'a> {
-    event: &'a Arc<str>,
-    data: std::borrow::Cow<'a, str>,
-    id: &'a Arc<str>,
-    retry: Option<u64>,
-}
-
-impl SseEventRef<'_> {
-    /// The event type.
-    pub fn event(&self) -> &str {
-        self.event
-    }
-
-    /// The data.
-    pub fn data(&self) -> &str {
-        &self.data
-    }
-
-    /// The last event id.
-    pub fn id(&self) -> &str {
-        self.id
-    }
-
-    /// The reconnection time in milliseconds.
-    pub fn retry(&self) -> Option<u64> {
-        self.retry
-    }
-
-    /// An owned copy.
-    pub fn to_event(&self) -> SseEvent {
-        SseEvent {
-            event: self.event.clone(),
-            data: self.data.clone().into_owned(),
-            id: self.id.clone(),
-            retry: self.retry,
-        }
     }
 }
 

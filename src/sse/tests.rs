@@ -1,4 +1,5 @@
 use super::*;
+use std::num::NonZeroUsize;
 
 fn decode_whole(input: &[u8]) -> Vec<SseEvent> {
     let mut d = SseDecoder::new();
@@ -376,6 +377,91 @@ fn borrowed_dispatch_matches_the_byte_path_at_every_limit() {
                 fits,
                 "line {line}, event {event}: {whole:?}"
             );
+        }
+    }
+}
+
+/// Decodes `input` in chunks of every size from 1 to its length; all must agree with
+/// decoding it whole. Long values cross the 64-byte blocks of the mid-line scan at every
+/// offset this way.
+fn decode_every_chunk_size(input: &[u8]) -> Vec<SseEvent> {
+    let whole = decode_whole(input);
+    for size in 1..=input.len() {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        for chunk in input.chunks(size) {
+            d.push(chunk, &mut out).unwrap();
+        }
+        d.finish().unwrap();
+        assert_eq!(out, whole, "chunks of {size}");
+    }
+    whole
+}
+
+// A chunk in the middle of a data line is appended whole when it holds no line end. The
+// scan also flags the vertical tab and form feed (0x0B, 0x0C, between LF and CR), which
+// then take the byte path and stay in the data.
+case!(
+    vertical_tab_and_form_feed_stay_in_the_data,
+    b"data: a\x0bb\x0cc\n\ndata:\x0c\x0b\r\n\r\n",
+    [
+        ("message", "a\u{b}b\u{c}c", "", None),
+        ("message", "\u{c}\u{b}", "", None)
+    ]
+);
+
+#[test]
+fn long_lines_in_every_chunk_size() {
+    let value: String = (0..150).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    for end in ["\n", "\r", "\r\n"] {
+        // Two long events; the second has two data lines and a stray VT late in a block.
+        let input =
+            format!("data: {value}{end}{end}data:{value}{end}data: {value}\x0b!{end}{end}: c{end}");
+        let got = decode_every_chunk_size(input.as_bytes());
+        assert_eq!(got.len(), 2, "{end:?}");
+        assert_eq!(got[0].data(), value);
+        assert_eq!(got[1].data(), format!("{value}\n{value}\u{b}!"));
+    }
+}
+
+/// Long lines at every line and event limit around their length: appending whole chunks in
+/// the middle of a line reports the same events and the same error as the byte path.
+#[test]
+fn mid_line_appends_match_the_byte_path_at_every_limit() {
+    let value = "0123456789".repeat(7);
+    let input = format!("data: {value}\ndata:{value}\n\n");
+    // Cut inside a line: a limit it passes must be reported all the same, at that push.
+    let cut_first = &input[..value.len() + 6];
+    let cut_second = &input[..input.len() - 5];
+    for line in (60..=80).step_by(2) {
+        for event in (130..=150).step_by(3) {
+            let limits = SseLimits::new()
+                .max_line_bytes(NonZeroUsize::new(line).unwrap())
+                .max_event_bytes(NonZeroUsize::new(event).unwrap());
+            let inputs = [
+                ("whole", input.as_str()),
+                ("cut in the first line", cut_first),
+                ("cut in the second line", cut_second),
+            ];
+            for (name, input) in inputs {
+                let what = format!("{name}, line {line}, event {event}");
+                let whole = limited_all_ways(limits, input.as_bytes(), &what);
+                for size in [3, 7, 64, 65] {
+                    let mut d = SseDecoder::with_limits(limits);
+                    let mut out = Vec::new();
+                    let err = input
+                        .as_bytes()
+                        .chunks(size)
+                        .find_map(|c| d.push(c, &mut out).err());
+                    assert_eq!((view(&out), err), whole, "{what}, chunks of {size}");
+                }
+                let fits = match name {
+                    "whole" => line >= 76 && event >= 142,
+                    "cut in the first line" => line >= 76,
+                    _ => line >= 76 && event >= 137,
+                };
+                assert_eq!(whole.1.is_none(), fits, "{what}: {whole:?}");
+            }
         }
     }
 }
