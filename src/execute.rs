@@ -13,17 +13,18 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use crate::tool::{BlockingFn, Runner, Tool, ToolFuture, ToolOutput};
 
@@ -84,7 +85,12 @@ enum Task {
     /// Waiting for a concurrency slot.
     Queued,
     /// Spawned and not yet reported ended; `returned`: its lent slot came back first.
-    Running { abort: AbortHandle, returned: bool },
+    /// (The join handle is kept only to abort the task: its own report says how it ended.
+    /// Keeping it costs less than trading it for an abort handle.)
+    Running {
+        abort: JoinHandle<()>,
+        returned: bool,
+    },
     /// Reported ended, its slot still lent to blocking work.
     Lent,
 }
@@ -287,16 +293,15 @@ impl Executor {
                     }))
                 });
                 match first {
-                    Ok(Err(waiting)) => Work::Polled(waiting),
+                    Ok(Err(waiting)) => Work::Running(waiting),
                     Ok(Ok(output)) => return self.end_here(index, Outcome::Output(output)),
                     Err(_panic) => return self.end_here(index, Outcome::Panicked),
                 }
             }
-            Runner::Async(tool) => Work::Async(tool, call.input),
+            Runner::Async(tool) => Work::Call(tool, call.input),
             Runner::Blocking(f) => {
                 // Only blocking work can outlive its task; only it needs to know where its
-                // late answer goes (boxed: every task's future would carry its size
-                // otherwise).
+                // late answer goes (boxed, so that it does not widen every task).
                 let late = Box::new((
                     Orphan {
                         turn: self.turn,
@@ -310,31 +315,19 @@ impl Executor {
                 Work::Blocking(f, call.input, late)
             }
         };
-        let mut report = Report {
-            index,
-            tx: self.tx.clone(),
-            holds_slot: true,
-            sent: false,
+        let task = CallTask {
+            work,
+            timer: deadline.map(|(at, limit)| (Box::pin(tokio::time::sleep_until(at)), limit)),
+            // If spawning panics (no runtime), this guard's `Finished` gives the slot back.
+            report: Report {
+                index,
+                tx: self.tx.clone(),
+                holds_slot: true,
+                sent: false,
+            },
         };
-        let task = async move {
-            let run = AssertUnwindSafe(run(work, &mut report))
-                .catch_unwind()
-                .map(|r| r.unwrap_or(Outcome::Panicked));
-            let outcome = match deadline {
-                // Boxed: only tools with a timeout carry a timer.
-                Some((at, limit)) => match Box::pin(tokio::time::timeout_at(at, run)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Outcome::TimedOut(limit),
-                },
-                None => run.await,
-            };
-            report.send(outcome);
-        };
-        // If spawning panics (no runtime), the dropped guard's `Finished` gives the slot
-        // back.
-        let handle = tokio::spawn(tracing::Instrument::instrument(task, span));
         self.tasks[index] = Task::Running {
-            abort: handle.abort_handle(),
+            abort: tokio::spawn(tracing::Instrument::instrument(task, span)),
             returned: false,
         };
     }
@@ -433,58 +426,128 @@ impl Drop for Executor {
     }
 }
 
-/// What a task runs.
-enum Work {
-    /// An async tool's future, already polled once.
-    Polled(ToolFuture),
-    /// An async tool to call in its task.
-    Async(Arc<dyn Tool>, Value),
-    /// Blocking work, and where its answer goes if it comes late.
-    Blocking(BlockingFn, Value, Box<(Orphan, OrphanBuffer)>),
+/// A call's task: its work, raced against its timeout; it reports how the call ended.
+///
+/// Written by hand rather than as an `async` block: a block keeps its captured values
+/// beside the futures made from them, which tripled the size of every task (and the
+/// bytes tokio copies to spawn and finish it). Every field is `Unpin` (the timer is boxed,
+/// and only calls with a timeout have one), so no projection is needed.
+struct CallTask {
+    work: Work,
+    timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+    /// Sends `Aborted` (or `Panicked`) if the task is dropped before it ends. Declared last:
+    /// fields drop in order, so the work (and blocking work's answer) goes first, as it
+    /// does when the call ends.
+    report: Report,
 }
 
-/// Runs the work. Blocking work goes to the blocking pool and answers through a oneshot:
-/// if nobody listens any more (timeout, abort), its result becomes an orphan.
-///
-/// The blocking work takes the task's slot with it, so the slot frees when the work really
-/// ends, not when its caller gives up waiting; with its answer it gives the slot back, so
-/// the task's report frees it.
-async fn run(work: Work, report: &mut Report) -> Outcome {
-    match work {
-        Work::Polled(future) => Outcome::Output(future.await),
-        Work::Async(tool, input) => Outcome::Output(tool.call(input).await),
-        Work::Blocking(f, input, orphan) => {
-            let (tx, rx) = oneshot::channel::<BlockingAnswer>();
-            let loan = SlotLoan {
-                index: report.index,
-                tx: Some(report.tx.clone()),
-            };
-            report.holds_slot = false;
-            let mut answer = Answer {
-                rx,
-                late: orphan.clone(),
-            };
-            tokio::task::spawn_blocking(move || {
-                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
-                // Nobody listens: the output is late; the slot frees as `loan` drops.
-                if let Err((Ok(output), _loan)) = tx.send((outcome, loan)) {
-                    late(&orphan, output);
-                }
-            });
-            match (&mut answer.rx).await {
-                Ok((outcome, loan)) => {
-                    loan.give_back();
-                    report.holds_slot = true;
-                    match outcome {
-                        Ok(output) => Outcome::Output(output),
-                        Err(_panic) => Outcome::Panicked,
-                    }
-                }
-                // The work was dropped without running (the runtime shut down); its loan
-                // released the slot as it went.
-                Err(_) => Outcome::Aborted,
-            }
+impl Future for CallTask {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.report.sent {
+            return Poll::Ready(());
         }
+        // The work is polled before the timer, as `tokio::time::timeout` does: a call that
+        // is done when its time runs out keeps its output.
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            this.work.poll_run(cx, &mut this.report)
+        }));
+        let outcome = match run {
+            Ok(Poll::Ready(outcome)) => outcome,
+            Err(_panic) => Outcome::Panicked,
+            Ok(Poll::Pending) => {
+                let Some((sleep, limit)) = &mut this.timer else {
+                    return Poll::Pending;
+                };
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                Outcome::TimedOut(*limit)
+            }
+        };
+        // The work goes before the report: blocking work's unread answer is kept as an
+        // orphan, and its slot released, before the call's end is known.
+        this.work = Work::Done;
+        this.report.send(outcome);
+        Poll::Ready(())
+    }
+}
+
+/// What a task runs, and how far it got.
+enum Work {
+    /// An async tool's future (already polled once on a current-thread runtime).
+    Running(ToolFuture),
+    /// An async tool to call in its task (on a multi-thread runtime).
+    Call(Arc<dyn Tool>, Value),
+    /// Blocking work not yet handed to the blocking pool, and where its answer goes if
+    /// it comes late.
+    Blocking(BlockingFn, Value, Box<(Orphan, OrphanBuffer)>),
+    /// Blocking work running; it holds the task's slot until it answers.
+    Answer(Answer),
+    Done,
+}
+
+impl Work {
+    /// Polls the work towards its outcome. Blocking work goes to the blocking pool and
+    /// answers through a oneshot: if nobody listens any more (timeout, abort), its result
+    /// becomes an orphan.
+    ///
+    /// The blocking work takes the task's slot with it, so the slot frees when the work
+    /// really ends, not when its caller gives up waiting; with its answer it gives the slot
+    /// back, so the task's report frees it.
+    fn poll_run(&mut self, cx: &mut Context<'_>, report: &mut Report) -> Poll<Outcome> {
+        if let Work::Call(..) | Work::Blocking(..) = self {
+            self.begin(report);
+        }
+        match self {
+            Work::Running(future) => future.as_mut().poll(cx).map(Outcome::Output),
+            Work::Answer(answer) => {
+                let answer = std::task::ready!(Pin::new(&mut answer.rx).poll(cx));
+                *self = Work::Done;
+                Poll::Ready(match answer {
+                    Ok((outcome, loan)) => {
+                        loan.give_back();
+                        report.holds_slot = true;
+                        match outcome {
+                            Ok(output) => Outcome::Output(output),
+                            Err(_panic) => Outcome::Panicked,
+                        }
+                    }
+                    // The work was dropped without running (the runtime shut down); its
+                    // loan released the slot as it went.
+                    Err(_) => Outcome::Aborted,
+                })
+            }
+            Work::Call(..) | Work::Blocking(..) | Work::Done => Poll::Pending,
+        }
+    }
+
+    /// Starts work that has not started: calls the async tool, or hands blocking work to
+    /// the blocking pool with the task's slot.
+    fn begin(&mut self, report: &mut Report) {
+        *self = match std::mem::replace(self, Work::Done) {
+            Work::Call(tool, input) => Work::Running(tool.call(input)),
+            Work::Blocking(f, input, orphan) => {
+                let (tx, rx) = oneshot::channel::<BlockingAnswer>();
+                let loan = SlotLoan {
+                    index: report.index,
+                    tx: Some(report.tx.clone()),
+                };
+                report.holds_slot = false;
+                let kept = orphan.clone();
+                tokio::task::spawn_blocking(move || {
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(input)));
+                    // Nobody listens: the output is late; the slot frees as `loan` drops.
+                    if let Err((Ok(output), _loan)) = tx.send((outcome, loan)) {
+                        late(&orphan, output);
+                    }
+                });
+                Work::Answer(Answer { rx, late: kept })
+            }
+            other => other,
+        };
     }
 }
 

@@ -352,7 +352,10 @@ impl Machine<'_> {
         match completed {
             Ok(Some(i)) => {
                 let call = self.assembler.message().tool_calls[i].clone();
-                let early = self.config.policy.starts_early(self.tools.get(&call.name));
+                // Batched needs no lookup (the launch makes its own).
+                let policy = self.config.policy;
+                let early = policy != DispatchPolicy::Batched
+                    && policy.starts_early(self.tools.get(&call.name));
                 self.queue.push_back(TurnEvent::ToolCall {
                     turn: self.config.turn,
                     call,

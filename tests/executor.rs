@@ -150,7 +150,9 @@ async fn a_panic_in_the_call_its_first_poll_or_its_task_is_that_calls_result() {
 }
 
 /// A tool that waits keeps its timeout, counted from its start: the first poll in the
-/// turn stream and the rest in its task make one run.
+/// turn stream and the rest in its task make one run. A tool done at the very instant its
+/// time runs out keeps its output (the work is polled before the timer, as
+/// `tokio::time::timeout` does).
 #[tokio::test(start_paused = true)]
 async fn a_tool_that_waits_keeps_its_timeout() {
     let sleeper = |ms: u64| {
@@ -163,15 +165,16 @@ async fn a_tool_that_waits_keeps_its_timeout() {
     };
     let tools = ToolRegistry::new()
         .with_raw_fn("short", sleeper(100))
+        .with_raw_fn("exact", sleeper(150))
         .with_raw_fn("long", sleeper(200));
     let config = TurnConfig::new(Provider::Anthropic).tool_timeout(Duration::from_millis(150));
-    let results = results(&["short", "long"], tools, config).await;
+    let results = results(&["short", "exact", "long"], tools, config).await;
     let got: Vec<_> = results
         .iter()
         .map(|r| (r.error.clone(), r.content.as_str()))
         .collect();
     let timed_out = (Some(ToolErrorKind::TimedOut), "timed out after 150 ms");
-    assert_eq!(got, [(None, "slept 100"), timed_out]);
+    assert_eq!(got, [(None, "slept 100"), (None, "slept 150"), timed_out]);
 }
 
 /// On a current-thread runtime a call's future is first polled by the turn stream when the
