@@ -168,6 +168,7 @@ impl SseDecoder {
     /// [`SseError::LineTooLong`] or [`SseError::EventTooLarge`] when a limit is exceeded;
     /// events completed earlier in the same chunk are already in `out`. The decoder is
     /// then fused and returns [`SseError::Failed`].
+    #[inline]
     pub fn push(&mut self, input: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
         if self.append_mid_line(input) {
             return Ok(());
