@@ -24,7 +24,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::coop::Unconstrained;
 use tokio::task::JoinHandle;
+use tokio::time::Sleep;
 
 use crate::tool::{BlockingFn, Runner, Tool, ToolFuture, ToolOutput};
 
@@ -317,7 +319,7 @@ impl Executor {
         };
         let task = CallTask {
             work,
-            timer: deadline.map(|(at, limit)| (Box::pin(tokio::time::sleep_until(at)), limit)),
+            timer: deadline.map_or(Timer::None, |(at, limit)| Timer::At(at, limit)),
             // If spawning panics (no runtime), this guard's `Finished` gives the slot back.
             report: Report {
                 index,
@@ -434,7 +436,7 @@ impl Drop for Executor {
 /// and only calls with a timeout have one), so no projection is needed.
 struct CallTask {
     work: Work,
-    timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+    timer: Timer,
     /// Sends `Aborted` (or `Panicked`) if the task is dropped before it ends. Declared last:
     /// fields drop in order, so the work (and blocking work's answer) goes first, as it
     /// does when the call ends.
@@ -452,26 +454,51 @@ impl Future for CallTask {
         // The work is polled before the timer, as `tokio::time::timeout` does: a call that
         // is done when its time runs out keeps its output.
         let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            this.timer.arm();
             this.work.poll_run(cx, &mut this.report)
         }));
         let outcome = match run {
             Ok(Poll::Ready(outcome)) => outcome,
             Err(_panic) => Outcome::Panicked,
-            Ok(Poll::Pending) => {
-                let Some((sleep, limit)) = &mut this.timer else {
-                    return Poll::Pending;
-                };
-                if sleep.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                Outcome::TimedOut(*limit)
-            }
+            Ok(Poll::Pending) => match this.timer.poll_expired(cx) {
+                Some(limit) => Outcome::TimedOut(limit),
+                None => return Poll::Pending,
+            },
         };
         // The work goes before the report: blocking work's unread answer is kept as an
         // orphan, and its slot released, before the call's end is known.
         this.work = Work::Done;
         this.report.send(outcome);
         Poll::Ready(())
+    }
+}
+
+/// A call's timeout.
+enum Timer {
+    None,
+    /// Not made yet: the timer is made in the task's first poll, so that on a runtime
+    /// without timers it is that call that fails (as `Panicked`), not the turn stream.
+    At(tokio::time::Instant, Duration),
+    /// Polled outside tokio's cooperative budget: a tool that spends the task's whole
+    /// budget on every poll must still time out (`tokio::time::timeout` makes sure of the
+    /// same by lifting the budget for its timer).
+    Armed(Pin<Box<Unconstrained<Sleep>>>, Duration),
+}
+
+impl Timer {
+    fn arm(&mut self) {
+        if let Timer::At(at, limit) = *self {
+            let sleep = tokio::task::coop::unconstrained(tokio::time::sleep_until(at));
+            *self = Timer::Armed(Box::pin(sleep), limit);
+        }
+    }
+
+    /// The limit, once it has passed.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Option<Duration> {
+        match self {
+            Timer::Armed(sleep, limit) => sleep.as_mut().poll(cx).is_ready().then_some(*limit),
+            Timer::None | Timer::At(..) => None,
+        }
     }
 }
 

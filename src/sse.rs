@@ -215,6 +215,10 @@ impl SseDecoder {
         input: &[u8],
         sink: &mut F,
     ) -> Result<(), SseError> {
+        // Fused, even for an empty chunk.
+        if self.state == State::Failed {
+            return Err(SseError::Failed);
+        }
         let mut i = 0;
         while i < input.len() {
             match self.state {

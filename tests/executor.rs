@@ -177,6 +177,72 @@ async fn a_tool_that_waits_keeps_its_timeout() {
     assert_eq!(got, [(None, "slept 100"), (None, "slept 150"), timed_out]);
 }
 
+/// A tool that spends tokio's cooperative budget on every poll still times out: its timer
+/// is polled outside the budget, as `tokio::time::timeout` makes sure. (Found in review: a
+/// timer polled with the budget spent is never looked at.)
+#[tokio::test(start_paused = true)]
+async fn a_tool_that_spends_its_budget_still_times_out() {
+    let tools = ToolRegistry::new().with_raw_fn("hog", |_| {
+        Box::pin(async {
+            loop {
+                tokio::task::coop::consume_budget().await;
+            }
+        })
+    });
+    let config = TurnConfig::new(Provider::Anthropic).tool_timeout(Duration::from_millis(50));
+    // The hog keeps the runtime busy, so paused time does not move by itself.
+    let clock = tokio::spawn(async {
+        loop {
+            tokio::time::advance(Duration::from_millis(10)).await;
+        }
+    });
+    let turn = results(&["hog"], tools, config);
+    let results = tokio::time::timeout(Duration::from_secs(10), turn)
+        .await
+        .expect("the tool's 50 ms timeout never fired");
+    clock.abort();
+    assert_eq!(results[0].error, Some(ToolErrorKind::TimedOut));
+}
+
+/// A tool timeout on a runtime built without timers fails that call, not the turn stream:
+/// the timer is made in the call's task. (Found in review: made when the call started, it
+/// panicked in the consumer's poll.)
+#[test]
+fn a_tool_timeout_without_timers_fails_that_call_only() {
+    for multi_thread in [false, true] {
+        let rt = if multi_thread {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread().build()
+        }
+        .unwrap();
+        let tools = ToolRegistry::new()
+            .with_raw_fn("wait", |_| {
+                Box::pin(async {
+                    tokio::task::yield_now().await;
+                    Ok("waited".to_owned())
+                })
+            })
+            .with_raw_fn("now", |_| Box::pin(async { Ok("now".to_owned()) }));
+        let config = TurnConfig::new(Provider::Anthropic).tool_timeout(Duration::from_secs(1));
+        let results = rt.block_on(results(&["wait", "now"], tools, config));
+        let errors: Vec<_> = results.iter().map(|r| r.error.clone()).collect();
+        // A tool done in its first poll needs no timer on a current-thread runtime.
+        let now = if multi_thread {
+            Some(ToolErrorKind::Panicked)
+        } else {
+            None
+        };
+        assert_eq!(
+            errors,
+            [Some(ToolErrorKind::Panicked), now],
+            "multi-thread: {multi_thread}"
+        );
+    }
+}
+
 /// On a current-thread runtime a call's future is first polled by the turn stream when the
 /// call gets its slot: its first steps have run by the time `Started` is seen.
 #[tokio::test]

@@ -268,6 +268,18 @@ fn event_limit_counts_received_bytes() {
     assert_eq!(out[0].data().len(), 12);
 }
 
+// Found in review: an empty chunk after an error was answered `Ok`.
+#[test]
+fn a_failed_decoder_refuses_every_push_even_an_empty_one() {
+    let limits = SseLimits::new().max_line_bytes(NonZeroUsize::new(4).unwrap());
+    let mut d = SseDecoder::with_limits(limits);
+    let mut out = Vec::new();
+    assert!(d.push(b"data: too long", &mut out).is_err());
+    assert_eq!(d.push(b"", &mut out), Err(SseError::Failed));
+    assert_eq!(d.push_with(b"", |_| {}), Err(SseError::Failed));
+    assert_eq!(d.finish(), Err(SseError::Failed));
+}
+
 #[test]
 fn finish_reports_discarded_event() {
     let mut d = SseDecoder::new();
