@@ -21,6 +21,7 @@
 //! sequence, so decoding each value on its own gives exactly what decoding the whole
 //! stream first (as the specification says) would give.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 mod event;
@@ -173,7 +174,7 @@ impl SseDecoder {
         if self.append_mid_line(input) {
             return Ok(());
         }
-        self.run(input, &mut |e: SseEventRef<'_>| out.push(e.to_event()))
+        self.run::<true, _>(input, &mut |e: SseEventRef<'_>| out.push(e.into_event()))
     }
 
     /// Decodes `input`, handing every event it completes to `sink` as a borrowed
@@ -190,7 +191,7 @@ impl SseDecoder {
         if self.append_mid_line(input) {
             return Ok(());
         }
-        self.run(input, &mut sink)
+        self.run::<false, _>(input, &mut sink)
     }
 
     /// The middle of a long data line: when the chunk is free of line ends and within both
@@ -210,7 +211,9 @@ impl SseDecoder {
         fits
     }
 
-    fn run<F: FnMut(SseEventRef<'_>)>(
+    /// `OWNED`: the sink keeps what it is given (`push`), so a large data buffer is handed
+    /// over rather than copied.
+    fn run<const OWNED: bool, F: FnMut(SseEventRef<'_>)>(
         &mut self,
         input: &[u8],
         sink: &mut F,
@@ -239,7 +242,7 @@ impl SseDecoder {
                         // Not a BOM after all: replay the bytes that matched so far.
                         self.state = State::LineStart { after_cr: false };
                         let partial = BOM;
-                        self.run(&partial[..matched as usize], sink)?;
+                        self.run::<OWNED, F>(&partial[..matched as usize], sink)?;
                     }
                 }
                 State::LineStart { after_cr } => {
@@ -267,7 +270,7 @@ impl SseDecoder {
                         b'\n' if after_cr => self.state = State::LineStart { after_cr: false },
                         // "If the line is empty (a blank line): Dispatch the event."
                         b'\n' | b'\r' => {
-                            self.dispatch(sink);
+                            self.dispatch::<OWNED, F>(sink);
                             self.state = State::LineStart {
                                 after_cr: b == b'\r',
                             };
@@ -366,7 +369,7 @@ impl SseDecoder {
                                 && n <= self.limits.max_line - self.line_len
                             {
                                 self.pending = false;
-                                self.deliver(&rest[..n], sink);
+                                self.deliver(utf8(&rest[..n]), sink);
                                 self.event_type.clear();
                                 i += used;
                                 self.state = State::LineStart { after_cr };
@@ -501,7 +504,7 @@ impl SseDecoder {
     }
 
     /// The "dispatch the event" steps.
-    fn dispatch<F: FnMut(SseEventRef<'_>)>(&mut self, sink: &mut F) {
+    fn dispatch<const OWNED: bool, F: FnMut(SseEventRef<'_>)>(&mut self, sink: &mut F) {
         self.pending = false;
         // "If the data buffer is an empty string, set the data buffer and the event type
         // buffer to the empty string and return."
@@ -515,15 +518,25 @@ impl SseDecoder {
             self.data.pop();
         }
         let data = std::mem::take(&mut self.data);
-        self.deliver(&data, sink);
-        self.data = data;
+        if OWNED && data.len() >= HAND_OVER_BYTES {
+            // Large data goes to a sink that keeps it as it is, not copied: a fresh
+            // buffer grows for the next event.
+            let text = match String::from_utf8(data) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+            self.deliver(Cow::Owned(text), sink);
+        } else {
+            self.deliver(utf8(&data), sink);
+            self.data = data;
+        }
         // "Set the data buffer and the event type buffer to the empty string."
         self.data.clear();
         self.event_type.clear();
     }
 
     /// Hands the sink an event with `data`, typed by the event type buffer.
-    fn deliver<F: FnMut(SseEventRef<'_>)>(&mut self, data: &[u8], sink: &mut F) {
+    fn deliver<F: FnMut(SseEventRef<'_>)>(&mut self, data: Cow<'_, str>, sink: &mut F) {
         // "Initialize event's type attribute to "message" ... If the event type buffer has a
         // value other than the empty string, change the type of the newly created event to
         // equal the value of the event type buffer."
@@ -537,14 +550,22 @@ impl SseDecoder {
         };
         sink(SseEventRef {
             event,
-            // `from_utf8` is the fast check; the lossy repair only runs for invalid input.
-            data: match std::str::from_utf8(data) {
-                Ok(s) => std::borrow::Cow::Borrowed(s),
-                Err(_) => String::from_utf8_lossy(data),
-            },
+            data,
             id: &self.last_id,
             retry: self.retry,
         });
+    }
+}
+
+/// Data at least this large is handed to a `push` caller's event without a copy.
+const HAND_OVER_BYTES: usize = 64 * 1024;
+
+/// The data as text: `from_utf8` is the fast check; the lossy repair (U+FFFD for each bad
+/// byte, as the specification's decoding does) only runs for invalid input.
+fn utf8(data: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(data) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(data),
     }
 }
 

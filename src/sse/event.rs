@@ -116,6 +116,16 @@ impl SseEventRef<'_> {
         self.retry
     }
 
+    /// The owned event, its data moved rather than copied when the decoder handed it over.
+    pub fn into_event(self) -> SseEvent {
+        SseEvent {
+            event: self.event.clone(),
+            data: self.data.into_owned(),
+            id: self.id.clone(),
+            retry: self.retry,
+        }
+    }
+
     /// An owned copy.
     pub fn to_event(&self) -> SseEvent {
         SseEvent {

@@ -477,3 +477,49 @@ fn mid_line_appends_match_the_byte_path_at_every_limit() {
         }
     }
 }
+
+/// Data of `HAND_OVER_BYTES` or more goes to `push`'s events without a copy; the events are
+/// the same as `push_with` delivers (which always borrows), in any chunking, invalid UTF-8
+/// included, and the decoder goes on with a fresh buffer.
+#[test]
+fn large_data_handed_over_matches_borrowed_delivery() {
+    let big = |n: usize| -> Vec<u8> { (0..n).map(|i| b'a' + (i % 26) as u8).collect() };
+    let mut input = Vec::new();
+    for (len, bad) in [
+        (HAND_OVER_BYTES - 1, false),
+        (HAND_OVER_BYTES, false),
+        (HAND_OVER_BYTES + 7, true),
+        (3, false),
+        (2 * HAND_OVER_BYTES, false),
+    ] {
+        input.extend_from_slice(b"event: e\ndata: ");
+        let mut value = big(len);
+        if bad {
+            value[len / 2] = 0xff;
+        }
+        input.extend_from_slice(&value);
+        input.extend_from_slice(b"\r\ndata: tail\n\n");
+    }
+    let borrowed = |size: usize| {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        for chunk in input.chunks(size) {
+            d.push_with(chunk, |e| out.push(e.to_event())).unwrap();
+        }
+        out
+    };
+    let want = borrowed(input.len());
+    assert_eq!(want.len(), 5);
+    assert_eq!(want[1].data().len(), HAND_OVER_BYTES + "\ntail".len());
+    assert!(want[2].data().contains('\u{fffd}'));
+    for size in [1, 7, 64, 4096, 65_537, input.len()] {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        for chunk in input.chunks(size) {
+            d.push(chunk, &mut out).unwrap();
+        }
+        assert!(!d.finish().unwrap());
+        assert_eq!(out, want, "push, chunks of {size}");
+        assert_eq!(borrowed(size), want, "push_with, chunks of {size}");
+    }
+}
