@@ -201,14 +201,20 @@ impl SseDecoder {
     #[inline]
     fn append_mid_line(&mut self, input: &[u8]) -> bool {
         let fits = self.state == State::Value(Field::Data)
-            && input.len() <= self.limits.max_line - self.line_len
-            && input.len() <= self.limits.max_event - self.data.len()
+            && self.data_line_has_room(input.len())
             && !may_hold_line_end(input);
         if fits {
             self.line_len += input.len();
             self.data.extend_from_slice(input);
         }
         fits
+    }
+
+    /// Whether `n` more bytes of a data line stay within both limits (`line_len` and the
+    /// data never exceed theirs, so neither subtraction wraps).
+    #[inline]
+    fn data_line_has_room(&self, n: usize) -> bool {
+        n <= self.limits.max_line - self.line_len && n <= self.limits.max_event - self.data.len()
     }
 
     /// `OWNED`: the sink keeps what it is given (`push`), so a large data buffer is handed
@@ -348,13 +354,9 @@ impl SseDecoder {
                         Some(n) => (n, Some(rest[n])),
                         None => (rest.len(), None),
                     };
-                    // The middle of a long data line, within both limits (`line_len` and
-                    // the data never exceed theirs): copy the rest of the chunk, done.
-                    if field == Field::Data
-                        && end.is_none()
-                        && n <= self.limits.max_line - self.line_len
-                        && n <= self.limits.max_event - self.data.len()
-                    {
+                    // The rest of the chunk is the middle of a data line (the chunk began
+                    // with its field name): as `append_mid_line`, copy it, done.
+                    if field == Field::Data && end.is_none() && self.data_line_has_room(n) {
                         self.line_len += n;
                         self.data.extend_from_slice(rest);
                         return Ok(());
