@@ -319,10 +319,14 @@ pub struct ContentBlock {
     pub index: usize,
     /// What it is.
     pub block: Block,
-    /// Its text (answer, reasoning or refusal text); empty for tool calls.
+    /// Its text (answer, reasoning or refusal text; a server tool's input JSON as it
+    /// streamed); empty for client tool calls.
     pub text: String,
     /// A reasoning signature, when the provider sent one.
     pub signature: String,
+    /// Provider state to send back exactly as received ([`Delta::Verbatim`]), when the
+    /// provider sent any.
+    pub verbatim: Option<String>,
     /// For a client tool call, its position in [`AssembledMessage::tool_calls`].
     pub tool_call: Option<usize>,
     /// Whether the block's stop was seen.
@@ -381,6 +385,22 @@ impl AssembledMessage {
     /// The normalized stop reason, if any.
     pub fn stop_kind(&self) -> Option<StopKind> {
         self.stop_reason.as_ref().map(|s| s.kind)
+    }
+
+    /// SPEC §4, "Tool calls under a plain stop": "A complete message that holds at least
+    /// one complete client tool call and whose stop reason normalizes to `end_turn` is a
+    /// tool-use message: its normalized `stop_reason` is `tool_use` (the provider's string
+    /// stays in `raw_stop_reason`) and it commits." OpenAI with a named `tool_choice`,
+    /// Ollama, vLLM, LiteLLM and some Bedrock Claude models end tool calls that way.
+    fn plain_stop_with_calls(&mut self) {
+        if let Some(stop) = &mut self.stop_reason {
+            if self.complete
+                && stop.kind == StopKind::EndTurn
+                && self.tool_calls.iter().any(|c| c.complete)
+            {
+                stop.kind = StopKind::ToolUse;
+            }
+        }
     }
 }
 
@@ -522,6 +542,7 @@ impl Assembler {
                     block: block.clone(),
                     text: String::new(),
                     signature: String::new(),
+                    verbatim: None,
                     tool_call,
                     stopped: false,
                 });
@@ -536,7 +557,11 @@ impl Assembler {
                 if b.stopped {
                     return Err(AssembleError::DeltaAfterStop { index: *index });
                 }
-                if let Delta::Text(t) | Delta::Thinking(t) | Delta::Signature(t) = delta {
+                if let Delta::Text(t)
+                | Delta::Thinking(t)
+                | Delta::Signature(t)
+                | Delta::Verbatim(t) = delta
+                {
                     if self.text_bytes + t.len() > self.limits.max_text_bytes {
                         return Err(AssembleError::TextTooLarge {
                             limit: self.limits.max_text_bytes,
@@ -547,6 +572,17 @@ impl Assembler {
                 match delta {
                     Delta::Text(t) | Delta::Thinking(t) => b.text.push_str(t),
                     Delta::Signature(s) => b.signature.push_str(s),
+                    Delta::Verbatim(json) => b.verbatim = Some(json.clone()),
+                    // A server tool's input is kept for the echo (bounded like text).
+                    Delta::ToolInput(fragment) if b.tool_call.is_none() => {
+                        if self.text_bytes + fragment.len() > self.limits.max_text_bytes {
+                            return Err(AssembleError::TextTooLarge {
+                                limit: self.limits.max_text_bytes,
+                            });
+                        }
+                        self.text_bytes += fragment.len();
+                        b.text.push_str(fragment);
+                    }
                     Delta::ToolInput(fragment) => {
                         // Not shared while its arguments stream: no copy is made.
                         if let Some(call) = b.tool_call.map(|c| Arc::make_mut(&mut m.tool_calls[c]))
@@ -597,8 +633,12 @@ impl Assembler {
                         _ => m.stop_reason = Some(stop.clone()),
                     }
                 }
+                m.plain_stop_with_calls();
             }
-            StreamEvent::MessageStop => m.complete = true,
+            StreamEvent::MessageStop => {
+                m.complete = true;
+                m.plain_stop_with_calls();
+            }
             StreamEvent::Ping => {}
             StreamEvent::Error(e) => {
                 if m.error.is_none() {

@@ -170,6 +170,11 @@ impl ModelClient {
         self.provider
     }
 
+    /// The model requests go to.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
     /// A user message in the provider's format.
     pub fn user_message(&self, text: &str) -> Box<RawValue> {
         match self.provider {
@@ -257,8 +262,12 @@ impl ModelClient {
                     f.push(("instructions", J::Str(s)));
                 }
                 if !tools.is_empty() {
+                    // SPEC §6: "Responses function tools say `strict` explicitly". Left out,
+                    // Responses normalizes a tool to strict mode, where every property is
+                    // required: a schema's optional parameters would become required.
                     let wrap = |mut d: Vec<_>| {
                         d.insert(0, ("type", J::Str("function")));
+                        d.push(("strict", J::Bool(false)));
                         J::Obj(d)
                     };
                     f.push((
@@ -281,13 +290,15 @@ impl ModelClient {
                     ));
                 }
                 if !tools.is_empty() {
-                    // Gemini refuses an OBJECT schema without properties: such a tool is
-                    // declared with no parameters at all.
+                    // SPEC §6: "Gemini tool schemas go in `parametersJsonSchema` (JSON
+                    // Schema, not the OpenAPI subset)": `parameters` refuses
+                    // `additionalProperties`, `multipleOf` and more with a 400. A schema
+                    // without properties is declared with no parameters at all.
                     let key = |t: &ToolDefinition| {
                         t.schema["properties"]
                             .as_object()
                             .is_some_and(|p| !p.is_empty())
-                            .then_some("parameters")
+                            .then_some("parametersJsonSchema")
                     };
                     let decls = tool_defs(tools, &schemas, key, J::Obj);
                     f.push((
@@ -345,7 +356,7 @@ fn tool_defs<'a>(
     tools: &'a [ToolDefinition],
     schemas: &'a [Box<RawValue>],
     key: impl Fn(&ToolDefinition) -> Option<&'static str>,
-    wrap: impl Fn(Vec<(&'static str, J<'a>)>) -> J<'a>,
+    wrap: impl Fn(Vec<(&'a str, J<'a>)>) -> J<'a>,
 ) -> J<'a> {
     let list = tools.iter().zip(schemas).map(|(t, s)| {
         let mut d = vec![

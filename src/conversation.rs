@@ -192,7 +192,8 @@ impl Conversation {
                     .concurrency(self.config.concurrency)
                     .turn(turn)
                     .orphans(self.orphans.clone())
-                    .limits(self.config.limits);
+                    .limits(self.config.limits)
+                    .model(self.client.model());
                 if let Some(t) = self.config.tool_timeout {
                     config = config.tool_timeout(t);
                 }
@@ -230,7 +231,12 @@ impl Conversation {
                     outcome.message.stop_kind(),
                     Some(StopKind::EndTurn | StopKind::StopSequence)
                 );
-            if committed || finished {
+            // SPEC §6: "Anthropic `pause_turn` is continued: its content goes back as the
+            // assistant message and the model is called again, with no tool results."
+            let paused = outcome.message.complete
+                && outcome.message.stop_kind() == Some(StopKind::PauseTurn)
+                && outcome.message.tool_calls.is_empty();
+            if committed || finished || paused {
                 self.append(&outcome);
             }
             let reason = outcome.abandoned_because.clone();
@@ -242,7 +248,7 @@ impl Conversation {
             if finished {
                 return Ok(records);
             }
-            if !committed {
+            if !committed && !paused {
                 return Err(ConversationError::TurnFailed {
                     turn,
                     reason: reason.unwrap_or_else(|| "the turn did not commit".into()),
@@ -270,13 +276,35 @@ impl Conversation {
                 self.history.push(raw.to_owned());
             }
         };
-        // An empty answer (no text, no calls) is not a message the providers accept back.
-        let m = &outcome.message;
-        if !m.text().trim().is_empty() || !m.tool_calls.is_empty() {
+        // An empty answer (nothing to echo) is not a message the providers accept back.
+        if !echoes_nothing(&outcome.assistant_message) {
             push(&outcome.assistant_message);
         }
         if let Some(results) = &outcome.results_message {
             push(results);
         }
+    }
+}
+
+/// Whether an assistant message in wire format holds nothing: an empty list of items
+/// (Responses), empty `content` or `parts` (Anthropic, Bedrock, Gemini), or a Chat message
+/// with neither content nor tool calls nor reasoning.
+fn echoes_nothing(message: &RawValue) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(message.get()) else {
+        return false;
+    };
+    let empty = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::String(s) => s.trim().is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        _ => false,
+    };
+    match &v {
+        serde_json::Value::Array(items) => items.is_empty(),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .filter(|(k, _)| k.as_str() != "role")
+            .all(|(_, v)| empty(v)),
+        _ => false,
     }
 }

@@ -75,6 +75,10 @@ pub enum Block {
     },
     /// The model's reasoning.
     Thinking,
+    /// Reasoning the provider encrypted (Anthropic `redacted_thinking`, Bedrock
+    /// `redactedContent`): no text, only data that must go back into history as received
+    /// (in the block's [`Delta::Verbatim`]).
+    RedactedThinking,
     /// A refusal message (OpenAI's `refusal`); not answer text.
     Refusal,
     /// Any other block type, by the provider's name for it.
@@ -94,8 +98,16 @@ pub enum Delta {
     ToolInput(String),
     /// Reasoning text.
     Thinking(String),
-    /// A signature over the reasoning.
+    /// A signature over the reasoning (or, for Gemini, over the part that carried it).
     Signature(String),
+    /// Provider state that must go back into history exactly as received, as JSON text;
+    /// a later one replaces an earlier one. What it holds is the provider's (SPEC §6,
+    /// "What goes back"): Anthropic blocks the client does not build itself
+    /// (`redacted_thinking`, server tool results, unknown block types), a Responses output
+    /// item as `output_item.done` gave it, a Gemini `functionCall` object, a Chat tool
+    /// call's `extra_content`, the name of the field Chat reasoning arrived in, a Bedrock
+    /// `reasoningContent` with `redactedContent`.
+    Verbatim(String),
     /// Something else the provider sent; skipped by the assembler.
     Other,
 }

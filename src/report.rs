@@ -66,6 +66,7 @@ enum BlockJson<'a> {
     ToolUse { id: &'a str, name: &'a str },
     ServerToolUse { id: &'a str, name: &'a str },
     Thinking,
+    RedactedThinking,
     Refusal,
     Other { kind: &'a str },
 }
@@ -77,6 +78,7 @@ impl<'a> From<&'a Block> for BlockJson<'a> {
             Block::ToolUse { id, name } => BlockJson::ToolUse { id, name },
             Block::ServerToolUse { id, name } => BlockJson::ServerToolUse { id, name },
             Block::Thinking => BlockJson::Thinking,
+            Block::RedactedThinking => BlockJson::RedactedThinking,
             Block::Refusal => BlockJson::Refusal,
             Block::Other { kind } => BlockJson::Other { kind },
         }
@@ -90,6 +92,7 @@ enum DeltaJson<'a> {
     ToolInput { partial_json: &'a str },
     Thinking { thinking: &'a str },
     Signature { signature: &'a str },
+    Verbatim { json: &'a RawValue },
     Other,
 }
 
@@ -100,6 +103,11 @@ impl<'a> From<&'a Delta> for DeltaJson<'a> {
             Delta::ToolInput(partial_json) => DeltaJson::ToolInput { partial_json },
             Delta::Thinking(thinking) => DeltaJson::Thinking { thinking },
             Delta::Signature(signature) => DeltaJson::Signature { signature },
+            // Decoders only ever put JSON text here; anything else is shown as a string.
+            Delta::Verbatim(json) => match serde_json::from_str::<&RawValue>(json) {
+                Ok(json) => DeltaJson::Verbatim { json },
+                Err(_) => DeltaJson::Text { text: json },
+            },
             Delta::Other => DeltaJson::Other,
         }
     }

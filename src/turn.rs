@@ -52,6 +52,7 @@ pub struct TurnConfig {
     turn: TurnId,
     orphans: OrphanBuffer,
     limits: AssembleLimits,
+    model: Option<String>,
 }
 
 /// Default for [`TurnConfig::concurrency`].
@@ -73,7 +74,17 @@ impl TurnConfig {
             turn: TurnId(1),
             orphans: OrphanBuffer::new(),
             limits: AssembleLimits::new(),
+            model: None,
         }
+    }
+
+    /// The model the next request goes to (default: unknown). Some wire rules depend on
+    /// it: Bedrock accepts `toolResult.status` only from the model families that document
+    /// it (Anthropic Claude, Amazon Nova); for an unknown model the status is left out and
+    /// the error is said in the result's text.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
     }
 
     /// The dispatch policy (default [`DispatchPolicy::Batched`]).

@@ -254,6 +254,16 @@ impl Machine<'_> {
                 ),
             ),
             Outcome::Output(Ok(content)) => (None, content),
+            // SPEC §6: "a tool result is never empty (an empty error is replaced by a
+            // message naming the failure)"; Anthropic refuses an empty error result and
+            // Bedrock blank text.
+            Outcome::Output(Err(message)) if message.trim().is_empty() => (
+                Some(ToolErrorKind::Failed),
+                format!(
+                    "the tool `{}` failed without a message",
+                    self.assembler.message().tool_calls[index].name
+                ),
+            ),
             Outcome::Output(Err(message)) => (Some(ToolErrorKind::Failed), message),
             Outcome::TimedOut(limit) => (
                 Some(ToolErrorKind::TimedOut),
@@ -360,7 +370,14 @@ impl Machine<'_> {
             committed,
             abandoned_because: self.abandoned_because.take(),
             assistant_message: request::assistant_message(provider, &message),
-            results_message: committed.then(|| request::results_message(provider, &results)),
+            results_message: committed.then(|| {
+                request::results_message_for(
+                    provider,
+                    &message,
+                    self.config.model.as_deref(),
+                    &results,
+                )
+            }),
             orphans: self
                 .config
                 .orphans

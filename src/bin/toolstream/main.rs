@@ -246,25 +246,44 @@ fn run_turn(provider: ProviderChoice, path: &PathBuf, out: &mut impl Write) -> R
     Ok(())
 }
 
-/// Decodes the whole input into unified events (the replay needs them up front).
-fn read_events(
-    provider: ProviderChoice,
-    path: &PathBuf,
-) -> Result<(toolstream::Provider, Vec<toolstream::StreamEvent>), Failure> {
+/// The input of `run`: the unified events decoded up to the first decoding error (the
+/// replay needs them up front), and that error.
+struct Decoded {
+    provider: toolstream::Provider,
+    events: Vec<toolstream::StreamEvent>,
+    error: Option<String>,
+}
+
+/// Decodes the whole input. A decoding error stops the decoding; the events before it are
+/// still run (SPEC §7: an abandoned turn "still prints its lines, then exits 1").
+fn read_events(provider: ProviderChoice, path: &PathBuf) -> Result<Decoded, Failure> {
     let mut decoder = StreamDecoder::new(provider);
     let mut events = Vec::new();
+    let mut error = None;
     for_each_chunk(path, |chunk| {
-        decoder
-            .push(chunk, &mut events)
-            .map_err(|e| Failure::Input(e.to_string()))
+        if error.is_none() {
+            if let Err(e) = decoder.push(chunk, &mut events) {
+                error = Some(e.to_string());
+            }
+        }
+        Ok(())
     })?;
-    decoder
-        .finish(&mut events)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    let provider = decoder.provider().ok_or_else(|| {
-        Failure::Input("could not detect the provider: the input holds no event".into())
-    })?;
-    Ok((provider, events))
+    if error.is_none() {
+        if let Err(e) = decoder.finish(&mut events) {
+            error = Some(e.to_string());
+        }
+    }
+    let provider =
+        decoder.provider().ok_or_else(|| {
+            Failure::Input(error.clone().unwrap_or_else(|| {
+                "could not detect the provider: the input holds no event".into()
+            }))
+        })?;
+    Ok(Decoded {
+        provider,
+        events,
+        error,
+    })
 }
 
 fn main() -> ExitCode {
@@ -316,9 +335,9 @@ fn main() -> ExitCode {
             pace,
             tools,
             only_listed,
-        } => read_events(*provider, file).and_then(|(provider, events)| {
+        } => read_events(*provider, file).and_then(|decoded| {
             let options = run::RunOptions {
-                provider,
+                provider: decoded.provider,
                 dispatch: *dispatch,
                 concurrency: *concurrency,
                 tool_timeout: *tool_timeout,
@@ -327,7 +346,11 @@ fn main() -> ExitCode {
                 tools: tools.clone(),
                 only_listed: *only_listed,
             };
-            run::run(events, options, &mut out).map_err(Failure::Output)
+            let unusable = run::run(decoded.events, options, &mut out).map_err(Failure::Output)?;
+            match decoded.error.or(unusable) {
+                Some(reason) => Err(Failure::Input(reason)),
+                None => Ok(()),
+            }
         }),
     };
     let flushed = out.flush();

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use toolstream::{
-    DispatchPolicy, Provider, StreamEvent, ToolRegistry, TurnConfig, TurnEvent, TurnStream,
+    DispatchPolicy, Provider, StopKind, StreamEvent, ToolRegistry, TurnConfig, TurnEvent,
+    TurnStream,
 };
 
 /// What a simulated tool does (`--tool NAME=BEHAVIOUR`).
@@ -112,13 +113,17 @@ pub struct RunOptions {
     pub only_listed: bool,
 }
 
-/// Runs the turn over `events` and prints one JSON object per line to `out`.
+/// Runs the turn over `events` and prints one JSON object per line to `out`. Returns why
+/// the input could not be used, when it could not (SPEC §7: the stream did not assemble,
+/// a limit was exceeded, or it ended before the message did); a turn that simply ends
+/// without tool use is not such a case.
 pub fn run(
     events: Vec<StreamEvent>,
     options: RunOptions,
     out: &mut impl Write,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<String>> {
     quiet_simulated_panics();
+    let unusable = unusable(&events);
     let mut tools = ToolRegistry::new();
     let listed: BTreeSet<&str> = options.tools.iter().map(|t| t.name.as_str()).collect();
     for spec in &options.tools {
@@ -253,10 +258,30 @@ pub fn run(
                         ]);
                         writeln!(out, "{line}")?;
                     }
-                    let message = match &o.results_message {
-                        Some(raw) => raw.get().to_owned(),
-                        None => "null".to_owned(),
+                    // SPEC §7: the assistant message as it goes into history, or null when
+                    // the turn is abandoned; then the tool-results message.
+                    // A complete answer (end_turn, stop_sequence) and a paused turn go into
+                    // history too; max_tokens, refusals, errors and cut streams do not.
+                    let kept = o.committed
+                        || (o.message.complete
+                            && matches!(
+                                o.message.stop_kind(),
+                                Some(
+                                    StopKind::EndTurn
+                                        | StopKind::StopSequence
+                                        | StopKind::PauseTurn
+                                )
+                            ));
+                    let assistant = if kept {
+                        o.assistant_message.get()
+                    } else {
+                        "null"
                     };
+                    writeln!(
+                        out,
+                        "{{\"kind\":\"assistant_message\",\"message\":{assistant}}}"
+                    )?;
+                    let message = o.results_message.as_ref().map_or("null", |raw| raw.get());
                     writeln!(out, "{{\"kind\":\"next_message\",\"message\":{message}}}")?;
                     None
                 }
@@ -268,8 +293,21 @@ pub fn run(
                 out.flush()?;
             }
         }
-        Ok(())
+        Ok(unusable)
     })
+}
+
+/// Why these events cannot make a turn, if they cannot: the first event the assembler
+/// refuses (a limit, blocks that do not fit), or a message with no end.
+fn unusable(events: &[StreamEvent]) -> Option<String> {
+    let mut assembler = toolstream::Assembler::new();
+    for e in events {
+        if let Err(e) = assembler.push(e) {
+            return Some(format!("the model stream did not assemble: {e}"));
+        }
+    }
+    let m = assembler.finish();
+    (!m.complete && m.error.is_none()).then(|| "the stream ended before the message did".to_owned())
 }
 
 /// One JSON object with its keys in the given order (`t_ms` and `kind` first).
