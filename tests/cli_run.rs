@@ -63,9 +63,13 @@ fn slow_first_call_still_comes_first() {
         results[0]["content"],
         r#"{"location":"Paris","unit":"celsius"}"#
     );
-    for l in &lines[..lines.len() - 1] {
+    // Every line but the two messages at the end is timed.
+    for l in &lines[..lines.len() - 2] {
         assert!(l["t_ms"].is_u64(), "{l}");
     }
+    let assistant = &lines[lines.len() - 2];
+    assert_eq!(assistant["kind"], "assistant_message");
+    assert_eq!(assistant["message"]["role"], "assistant");
     for l in of_kind(&lines, "tool_result") {
         for key in ["turn", "index", "id", "name", "status", "content"] {
             assert!(!l[key].is_null(), "{key} missing in {l}");
@@ -180,16 +184,39 @@ fn next_message_in_each_provider_format() {
 
 #[test]
 fn a_turn_that_does_not_end_with_tool_use_commits_nothing() {
-    // Ends with max_tokens (and, strictly, before message_stop): nothing runs in batched
-    // mode and the next message is null.
+    // Ends with max_tokens, and, strictly, before message_stop (its last event lacks the
+    // blank line): nothing runs in batched mode, both messages are null, and the input
+    // could not be used, so the lines are printed and the exit status is 1 (SPEC §7).
     let file = fixture("anthropic/anthropic-sdkpy-incomplete_partial_json_response.sse");
-    let (code, lines, _) = run(&[&file]);
-    assert_eq!(code, 0);
+    let (code, lines, stderr) = run(&[&file]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim(),
+        "toolstream: the stream ended before the message did"
+    );
     assert!(of_kind(&lines, "tool_started").is_empty());
     assert_eq!(
-        lines.last().unwrap(),
-        &serde_json::json!({"kind": "next_message", "message": null})
+        lines[lines.len() - 2..],
+        [
+            serde_json::json!({"kind": "assistant_message", "message": null}),
+            serde_json::json!({"kind": "next_message", "message": null})
+        ]
     );
+    // The same stream with its last blank line: complete, max_tokens, exit 0.
+    let dir = std::env::temp_dir().join(format!("toolstream-max-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = dir.join("whole.sse");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(b"\n\n");
+    std::fs::write(&whole, bytes).unwrap();
+    let (code, lines, stderr) = run(&[whole.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        of_kind(&lines, "message_stop")[0]["stop_reason"],
+        "max_tokens"
+    );
+    assert!(lines.last().unwrap()["message"].is_null());
+    std::fs::remove_dir_all(&dir).unwrap();
     // A provider error mid-turn: the same.
     let file = fixture("anthropic/constructed-anthropic-overloaded-midstream.sse");
     let (_, lines, _) = run(&[&file, "--dispatch", "eager"]);
