@@ -10,14 +10,35 @@
 //!
 //! The event is identified by the payload's `type`, not the SSE event name, so the same
 //! decoder reads Bedrock's InvokeModel `chunk` frames, which carry the payload alone.
+//!
+//! Blocks the client does not build itself go back into the history exactly as received
+//! (SPEC §6, "What goes back"), so their `content_block` object is kept as
+//! [`Delta::Verbatim`]:
+//! - `redacted_thinking` ([`Block::RedactedThinking`]), which arrives whole with its
+//!   `data`: "When passing thinking and redacted_thinking blocks back to the API in a
+//!   multi-turn conversation, you must include the complete unmodified block back to the
+//!   API for the last assistant turn" (else: "Expected `thinking` or `redacted_thinking`,
+//!   but found `tool_use`");
+//! - `server_tool_use` / `mcp_tool_use` ([`Block::ServerToolUse`]): the start object; its
+//!   input streams as `input_json_delta` like a client call's and is put back in its place
+//!   when the message is written;
+//! - `*_tool_result` blocks (`web_search_tool_result`, `web_fetch_tool_result`,
+//!   `code_execution_tool_result`, `mcp_tool_result`, ...) and any other block type: they
+//!   "arrive whole" in `content_block_start` ([`Block::Other`]);
+//! - `compaction`: "a `content_block_start` event, followed by a single
+//!   `content_block_delta` with the complete summary content (no intermediate streaming)";
+//!   "You must pass the `compaction` block back to the API on subsequent requests". Its
+//!   `compaction_delta` (`content`, `encrypted_content`, "to be round-tripped verbatim")
+//!   becomes the block's verbatim state.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 mod fast;
 
-use super::{parse_typed, Provider};
+use super::{parse, parse_typed, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
 
@@ -28,8 +49,9 @@ struct Payload<'a> {
     index: Option<usize>,
     #[serde(borrow)]
     delta: Option<DeltaPayload<'a>>,
+    /// Kept raw: blocks the client does not build itself go back as received.
     #[serde(borrow)]
-    content_block: Option<BlockPayload<'a>>,
+    content_block: Option<&'a RawValue>,
     #[serde(borrow)]
     message: Option<MessagePayload<'a>>,
     usage: Option<UsagePayload>,
@@ -51,6 +73,12 @@ struct DeltaPayload<'a> {
     signature: Option<Cow<'a, str>>,
     #[serde(borrow)]
     stop_reason: Option<Cow<'a, str>>,
+    /// `compaction_delta`: the summary (or null when compaction failed).
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+    /// `compaction_delta`: opaque state, "to be round-tripped verbatim".
+    #[serde(borrow)]
+    encrypted_content: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -66,7 +94,9 @@ struct BlockPayload<'a> {
     #[serde(borrow)]
     thinking: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    input: Option<&'a serde_json::value::RawValue>,
+    signature: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    input: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +149,93 @@ pub(crate) fn is_known(kind: &str) -> bool {
 fn is_empty_object(raw: &str) -> bool {
     let inner = raw.trim();
     inner.starts_with('{') && inner.ends_with('}') && inner[1..inner.len() - 1].trim().is_empty()
+}
+
+/// The whole `compaction` block a `compaction_delta` completes. "Compaction blocks stream
+/// as a single `content_block_delta`", so the delta holds everything the block has:
+/// `{"type":"compaction","content":...,"encrypted_content":...}`, the values as received
+/// (a null `content` is a failed compaction, which "the server treats as a no-op").
+fn compaction(d: &DeltaPayload<'_>) -> String {
+    let content = d.content.map_or("null", RawValue::get);
+    match d.encrypted_content {
+        Some(e) => format!(
+            r#"{{"type":"compaction","content":{content},"encrypted_content":{}}}"#,
+            e.get()
+        ),
+        None => format!(r#"{{"type":"compaction","content":{content}}}"#),
+    }
+}
+
+/// Decodes a `content_block_start`: the block, then any content it already holds.
+fn block_start(
+    index: usize,
+    raw: &RawValue,
+    out: &mut Vec<StreamEvent>,
+) -> Result<(), DecodeError> {
+    let b: BlockPayload = parse(Provider::Anthropic, "content_block_start", raw.get())?;
+    let owned = |s: Option<Cow<str>>| s.map(Cow::into_owned).unwrap_or_default();
+    let as_received = || Delta::Verbatim(raw.get().to_owned());
+    let mut initial = Vec::new();
+    let block = match &*b.kind {
+        "text" => {
+            initial.extend(b.text.map(|t| Delta::Text(t.into_owned())));
+            Block::Text
+        }
+        "thinking" => {
+            initial.extend(b.thinking.map(|t| Delta::Thinking(t.into_owned())));
+            initial.extend(b.signature.map(|s| Delta::Signature(s.into_owned())));
+            Block::Thinking
+        }
+        // "You must include the complete unmodified block": the whole block, with its
+        // `data`, as received.
+        "redacted_thinking" => {
+            initial.push(as_received());
+            Block::RedactedThinking
+        }
+        // Streamed calls start with `"input":{}` and send the arguments as deltas;
+        // programmatic calls arrive with their whole input here and no deltas, so a
+        // non-empty object is the arguments.
+        "tool_use" => {
+            initial.extend(
+                b.input
+                    .map(|raw| raw.get())
+                    .filter(|raw| !is_empty_object(raw))
+                    .map(|raw| Delta::ToolInput(raw.to_owned())),
+            );
+            Block::ToolUse {
+                id: owned(b.id),
+                name: owned(b.name),
+            }
+        }
+        // The provider runs these; the start object goes back with the input that
+        // streams after it put in place of its `input`.
+        "server_tool_use" | "mcp_tool_use" => {
+            initial.push(as_received());
+            Block::ServerToolUse {
+                id: owned(b.id),
+                name: owned(b.name),
+            }
+        }
+        // `*_tool_result` blocks arrive whole; so does any block type added later.
+        other => {
+            initial.push(as_received());
+            Block::Other {
+                kind: other.to_owned(),
+            }
+        }
+    };
+    out.push(StreamEvent::BlockStart { index, block });
+    // A block may start with content already in it (documented as empty, but dropping it
+    // would lose text if it ever is not).
+    out.extend(
+        initial
+            .into_iter()
+            .filter(|d| {
+                !matches!(d, Delta::Text(t) | Delta::Thinking(t) | Delta::Signature(t) if t.is_empty())
+            })
+            .map(|delta| StreamEvent::BlockDelta { index, delta }),
+    );
+    Ok(())
 }
 
 /// Maps Anthropic's `stop_reason`.
@@ -177,51 +294,10 @@ impl AnthropicDecoder {
             }
             "content_block_start" => {
                 let index = p.index.ok_or_else(|| missing("missing `index`"))?;
-                let b = p
+                let raw = p
                     .content_block
                     .ok_or_else(|| missing("missing `content_block`"))?;
-                let owned = |s: Option<Cow<str>>| s.map(Cow::into_owned).unwrap_or_default();
-                let (block, initial) = match &*b.kind {
-                    "text" => (Block::Text, b.text.map(|t| Delta::Text(t.into_owned()))),
-                    "thinking" | "redacted_thinking" => (
-                        Block::Thinking,
-                        b.thinking.map(|t| Delta::Thinking(t.into_owned())),
-                    ),
-                    // Streamed calls start with `"input":{}` and send the arguments as
-                    // deltas; programmatic calls arrive with their whole input here and no
-                    // deltas, so a non-empty object is the arguments.
-                    "tool_use" => (
-                        Block::ToolUse {
-                            id: owned(b.id),
-                            name: owned(b.name),
-                        },
-                        b.input
-                            .map(|raw| raw.get())
-                            .filter(|raw| !is_empty_object(raw))
-                            .map(|raw| Delta::ToolInput(raw.to_owned())),
-                    ),
-                    "server_tool_use" | "mcp_tool_use" => (
-                        Block::ServerToolUse {
-                            id: owned(b.id),
-                            name: owned(b.name),
-                        },
-                        None,
-                    ),
-                    other => (
-                        Block::Other {
-                            kind: other.to_owned(),
-                        },
-                        None,
-                    ),
-                };
-                out.push(StreamEvent::BlockStart { index, block });
-                // A block may start with content already in it (documented as empty, but
-                // dropping it would lose text if it ever is not).
-                if let Some(delta) = initial
-                    .filter(|d| !matches!(d, Delta::Text(t) | Delta::Thinking(t) if t.is_empty()))
-                {
-                    out.push(StreamEvent::BlockDelta { index, delta });
-                }
+                block_start(index, raw, out)?;
             }
             "content_block_delta" => {
                 let index = p.index.ok_or_else(|| missing("missing `index`"))?;
@@ -237,6 +313,7 @@ impl AnthropicDecoder {
                     Some("signature_delta") => {
                         Delta::Signature(d.signature.unwrap_or_default().into_owned())
                     }
+                    Some("compaction_delta") => Delta::Verbatim(compaction(&d)),
                     _ => Delta::Other,
                 };
                 out.push(StreamEvent::BlockDelta { index, delta });
@@ -276,5 +353,60 @@ impl AnthropicDecoder {
     /// None today; the signature matches the other decoders.
     pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(data: &str) -> Result<Vec<StreamEvent>, DecodeError> {
+        let mut out = Vec::new();
+        AnthropicDecoder::new().push(data, &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_failed_compaction_keeps_its_null_content() {
+        let out = decode(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"compaction_delta","content":null}}"#,
+        );
+        assert_eq!(
+            out.unwrap(),
+            [StreamEvent::BlockDelta {
+                index: 0,
+                delta: Delta::Verbatim(r#"{"type":"compaction","content":null}"#.into())
+            }]
+        );
+    }
+
+    #[test]
+    fn a_thinking_block_that_starts_whole_keeps_its_signature() {
+        let out = decode(
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"hm","signature":"c2ln"}}"#,
+        );
+        assert_eq!(
+            out.unwrap(),
+            [
+                StreamEvent::BlockStart {
+                    index: 0,
+                    block: Block::Thinking
+                },
+                StreamEvent::BlockDelta {
+                    index: 0,
+                    delta: Delta::Thinking("hm".into())
+                },
+                StreamEvent::BlockDelta {
+                    index: 0,
+                    delta: Delta::Signature("c2ln".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_content_block_that_is_not_an_object_is_an_error() {
+        let out = decode(r#"{"type":"content_block_start","index":0,"content_block":"text"}"#);
+        assert!(matches!(out, Err(DecodeError::InvalidPayload { .. })));
     }
 }

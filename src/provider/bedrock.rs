@@ -3,18 +3,26 @@
 //! Each frame's `:event-type` header names the event and its payload is JSON:
 //! `messageStart {role}`, `contentBlockStart {contentBlockIndex, start: {toolUse:
 //! {toolUseId, name}}}`, `contentBlockDelta {contentBlockIndex, delta: {text} | {toolUse:
-//! {input}} | {reasoningContent: {text | signature}}}`, `contentBlockStop`,
+//! {input}} | {reasoningContent: {text | signature | redactedContent}}}`, `contentBlockStop`,
 //! `messageStop {stopReason}`, `metadata {usage: {inputTokens, outputTokens}}`. A text
 //! block may have no `contentBlockStart`. Frames with `:message-type` `exception` (or
 //! `error`) carry the exception name in `:exception-type` (or `:error-code`) and become
 //! provider errors.
+//!
+//! Reasoning goes back into the history as received (SPEC §6): "If you pass a reasoning
+//! block back to the API in a multi-turn conversation, include the text and its signature
+//! unmodified". Its text and signature become [`Delta::Thinking`] and
+//! [`Delta::Signature`]; `redactedContent` ("The content in the reasoning that was
+//! encrypted by the model provider for safety reasons") starts a
+//! [`Block::RedactedThinking`] whose [`Delta::Verbatim`] is the whole content block,
+//! `{"reasoningContent":{"redactedContent":"<base64>"}}`.
 //!
 //! `InvokeModelWithResponseStream` frames (`:event-type` `chunk`, payload
 //! `{"bytes": "<base64>"}`) wrap the model's own events; for Anthropic models those are
 //! decoded by the Anthropic decoder.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use serde::Deserialize;
@@ -75,11 +83,15 @@ struct ToolUseDelta<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ReasoningDelta<'a> {
     #[serde(borrow)]
     text: Option<Cow<'a, str>>,
     #[serde(borrow)]
     signature: Option<Cow<'a, str>>,
+    /// A blob: base64 in JSON.
+    #[serde(borrow)]
+    redacted_content: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +116,9 @@ pub fn stop_reason(raw: &str) -> StopReason {
 
 /// Most content blocks one message may start.
 const MAX_BLOCKS: usize = 4096;
+/// Most bytes of `redactedContent` (base64) one message may hold: the assembler's default
+/// text limit, 16 MiB.
+const MAX_REDACTED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Decoder for Bedrock event-stream messages. See the [module docs](self).
 #[derive(Debug, Default, Clone)]
@@ -112,6 +127,9 @@ pub struct BedrockDecoder {
     started: HashSet<usize>,
     /// Set once `chunk` frames show an InvokeModel stream of Anthropic events.
     invoke: Option<AnthropicDecoder>,
+    /// `redactedContent` received so far, by block (base64, as received when it came in
+    /// one piece).
+    redacted: HashMap<usize, String>,
 }
 
 impl BedrockDecoder {
@@ -167,11 +185,14 @@ impl BedrockDecoder {
             reason,
         };
         match event {
-            "messageStart" => out.push(StreamEvent::MessageStart {
-                id: None,
-                model: None,
-                usage: Usage::default(),
-            }),
+            "messageStart" => {
+                self.redacted.clear();
+                out.push(StreamEvent::MessageStart {
+                    id: None,
+                    model: None,
+                    usage: Usage::default(),
+                });
+            }
             "contentBlockStart" => {
                 let p: Payload = parse(Provider::Bedrock, event, body)?;
                 let index = p
@@ -195,30 +216,29 @@ impl BedrockDecoder {
                     .content_block_index
                     .ok_or_else(|| missing("missing `contentBlockIndex`"))?;
                 let d = p.delta.ok_or_else(|| missing("missing `delta`"))?;
-                let (implicit, delta) = if let Some(t) = d.text {
-                    (Block::Text, Delta::Text(t.into_owned()))
+                let (implicit, deltas) = if let Some(t) = d.text {
+                    (Block::Text, vec![Delta::Text(t.into_owned())])
                 } else if let Some(t) = d.tool_use {
                     let input = t.input.unwrap_or_default().into_owned();
-                    (
-                        Block::Other {
-                            kind: "toolUse".into(),
-                        },
-                        Delta::ToolInput(input),
-                    )
-                } else if let Some(r) = d.reasoning_content {
-                    let delta = match (r.text, r.signature) {
-                        (Some(t), _) => Delta::Thinking(t.into_owned()),
-                        (None, Some(s)) => Delta::Signature(s.into_owned()),
-                        (None, None) => Delta::Other,
+                    let block = Block::Other {
+                        kind: "toolUse".into(),
                     };
-                    (Block::Thinking, delta)
+                    (block, vec![Delta::ToolInput(input)])
+                } else if let Some(r) = d.reasoning_content {
+                    if let Some(blob) = r.redacted_content {
+                        let verbatim = self.redacted(index, &blob, event)?;
+                        (Block::RedactedThinking, vec![verbatim])
+                    } else {
+                        // One delta may carry both.
+                        let text = r.text.map(|t| Delta::Thinking(t.into_owned()));
+                        let signature = r.signature.map(|s| Delta::Signature(s.into_owned()));
+                        (Block::Thinking, text.into_iter().chain(signature).collect())
+                    }
                 } else {
-                    (
-                        Block::Other {
-                            kind: "unknown".into(),
-                        },
-                        Delta::Other,
-                    )
+                    let block = Block::Other {
+                        kind: "unknown".into(),
+                    };
+                    (block, vec![Delta::Other])
                 };
                 if !self.started.contains(&index) {
                     self.start(index, event)?;
@@ -227,9 +247,12 @@ impl BedrockDecoder {
                         block: implicit,
                     });
                 }
-                if !matches!(&delta, Delta::ToolInput(s) if s.is_empty()) {
-                    out.push(StreamEvent::BlockDelta { index, delta });
-                }
+                out.extend(
+                    deltas
+                        .into_iter()
+                        .filter(|d| !matches!(d, Delta::ToolInput(s) if s.is_empty()))
+                        .map(|delta| StreamEvent::BlockDelta { index, delta }),
+                );
             }
             "contentBlockStop" => {
                 let p: Payload = parse(Provider::Bedrock, event, body)?;
@@ -279,6 +302,40 @@ impl BedrockDecoder {
         Ok(())
     }
 
+    /// The block's `reasoningContent` with every `redactedContent` piece so far. One piece
+    /// (the usual case) is kept as received; several are decoded, joined and encoded again,
+    /// since base64 strings do not concatenate.
+    fn redacted(&mut self, index: usize, blob: &str, event: &str) -> Result<Delta, DecodeError> {
+        let too_large = || DecodeError::InvalidField {
+            provider: Provider::Bedrock,
+            event: event.to_owned(),
+            reason: "more than 16 MiB of redactedContent in one message",
+        };
+        let total: usize = self.redacted.values().map(String::len).sum();
+        if total + blob.len() > MAX_REDACTED_BYTES {
+            return Err(too_large());
+        }
+        let joined = match self.redacted.remove(&index) {
+            None => blob.to_owned(),
+            Some(before) => {
+                let b64 = &base64::engine::general_purpose::STANDARD;
+                match (b64.decode(&before), b64.decode(blob)) {
+                    (Ok(mut bytes), Ok(more)) => {
+                        bytes.extend(more);
+                        b64.encode(bytes)
+                    }
+                    // Not base64 after all: kept as text, joined as text.
+                    _ => before + blob,
+                }
+            }
+        };
+        let json = serde_json::to_string(&joined).expect("a string always serializes");
+        self.redacted.insert(index, joined);
+        Ok(Delta::Verbatim(format!(
+            r#"{{"reasoningContent":{{"redactedContent":{json}}}}}"#
+        )))
+    }
+
     fn start(&mut self, index: usize, event: &str) -> Result<(), DecodeError> {
         if self.started.len() >= MAX_BLOCKS {
             return Err(DecodeError::InvalidField {
@@ -298,5 +355,82 @@ impl BedrockDecoder {
     /// None today; the signature matches the other decoders.
     pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::event::{Block, Delta, StreamEvent};
+    use crate::eventstream::{encode_message, Header, HeaderValue};
+    use crate::{Provider, StreamDecoder};
+
+    fn frame(event: &str, payload: Value) -> Vec<u8> {
+        let header = |name: &str, value: &str| Header {
+            name: name.into(),
+            value: HeaderValue::String(value.into()),
+        };
+        let headers = [
+            header(":event-type", event),
+            header(":content-type", "application/json"),
+            header(":message-type", "event"),
+        ];
+        encode_message(&headers, payload.to_string().as_bytes())
+    }
+
+    fn decode(deltas: &[Value]) -> Vec<StreamEvent> {
+        let mut d = StreamDecoder::new(Provider::Bedrock);
+        let mut out = Vec::new();
+        for delta in deltas {
+            let payload = json!({"contentBlockIndex": 0, "delta": delta});
+            d.push(&frame("contentBlockDelta", payload), &mut out)
+                .unwrap();
+        }
+        out
+    }
+
+    fn delta(delta: Delta) -> StreamEvent {
+        StreamEvent::BlockDelta { index: 0, delta }
+    }
+
+    #[test]
+    fn reasoning_text_and_signature_in_one_delta_are_both_kept() {
+        let out = decode(&[json!({"reasoningContent": {"text": "hm", "signature": "c2ln"}})]);
+        assert_eq!(
+            out,
+            [
+                StreamEvent::BlockStart {
+                    index: 0,
+                    block: Block::Thinking
+                },
+                delta(Delta::Thinking("hm".into())),
+                delta(Delta::Signature("c2ln".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn redacted_content_in_pieces_is_joined_as_bytes() {
+        // [0, 1, 2] then [3, 4]: base64 strings do not concatenate, their bytes do.
+        let out = decode(&[
+            json!({"reasoningContent": {"redactedContent": "AAEC"}}),
+            json!({"reasoningContent": {"redactedContent": "AwQ="}}),
+        ]);
+        assert_eq!(
+            out,
+            [
+                StreamEvent::BlockStart {
+                    index: 0,
+                    block: Block::RedactedThinking
+                },
+                delta(Delta::Verbatim(
+                    r#"{"reasoningContent":{"redactedContent":"AAEC"}}"#.into()
+                )),
+                delta(Delta::Verbatim(
+                    r#"{"reasoningContent":{"redactedContent":"AAECAwQ="}}"#.into()
+                )),
+            ]
+        );
     }
 }
