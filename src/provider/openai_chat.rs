@@ -1,9 +1,26 @@
 //! OpenAI Chat Completions streaming, and the OpenAI-compatible servers.
 //!
 //! Each `chat.completion.chunk` holds `choices[].delta` with `content`, `refusal`,
-//! reasoning text (`reasoning_content` on DeepSeek, `reasoning` on OpenRouter) and
-//! `tool_calls[]` fragments keyed by `index`; the first fragment of a call carries its `id`
-//! and `function.name`, later ones `function.arguments` pieces. Only choice 0 is read.
+//! reasoning text (`reasoning_content` on DeepSeek and xAI, `reasoning` on OpenRouter and
+//! vLLM), OpenRouter's `reasoning_details` and `tool_calls[]` fragments keyed by `index`;
+//! the first fragment of a call carries its `id` and `function.name`, later ones
+//! `function.arguments` pieces. Only choice 0 is read.
+//!
+//! What must go back on the assistant message (SPEC §6) is marked with
+//! [`Delta::Verbatim`], for `request::openai_chat` to write:
+//! - the thinking block carries the name of the field its text arrived in, as a JSON
+//!   string (`"reasoning_content"` or `"reasoning"`): DeepSeek, "Thinking Mode": "for
+//!   turns that do perform tool calls, the `reasoning_content` must be fully passed back
+//!   to the API in all subsequent requests" (a 400 otherwise), and text that arrived as
+//!   `reasoning` goes back as `reasoning`;
+//! - a block of kind `reasoning_details` ([`Block::Other`]) carries OpenRouter's
+//!   `reasoning_details` array, its streamed pieces merged (`details.rs`), given when the
+//!   choice finishes;
+//! - a tool call's block carries the call's `extra_content` as received: Gemini's
+//!   OpenAI-compatible endpoint puts the thought signature there (Gemini API, "OpenAI
+//!   compatibility", thought signatures: `"extra_content": {"google": {"thought_signature":
+//!   "..."}}` on the tool call, to be sent back on it; without it Gemini 3 answers 400
+//!   "Function call is missing a thought_signature").
 //!
 //! There is no per-call end marker: every call completes at the choice's `finish_reason`
 //! ([`OpenAiChatOptions::complete_on_next_index`] opts into treating the start of a higher
@@ -22,7 +39,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
+mod details;
 mod fast;
 #[cfg(test)]
 mod tests;
@@ -30,6 +49,7 @@ mod tests;
 use super::{parse, BlockCounter, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+use details::ReasoningDetails;
 use fast::{Piece, SeenHead};
 
 #[derive(Deserialize)]
@@ -74,6 +94,8 @@ struct ChoiceDelta<'a> {
     #[serde(borrow)]
     reasoning: Option<Cow<'a, str>>,
     #[serde(borrow)]
+    reasoning_details: Option<&'a RawValue>,
+    #[serde(borrow)]
     tool_calls: Option<Vec<ToolCallDelta<'a>>>,
 }
 
@@ -84,6 +106,8 @@ struct ToolCallDelta<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     function: Option<FunctionDelta<'a>>,
+    #[serde(borrow)]
+    extra_content: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +140,8 @@ pub fn stop_reason(raw: &str) -> StopReason {
         "tool_calls" | "function_call" => StopKind::ToolUse,
         "length" => StopKind::MaxTokens,
         "content_filter" => StopKind::ContentFilter,
+        // OpenRouter: "`error` if the model finishes the request with an error".
+        "error" => StopKind::Error,
         _ => StopKind::Other,
     };
     StopReason::new(kind, raw)
@@ -151,6 +177,10 @@ pub struct OpenAiChatDecoder {
     text: Option<usize>,
     refusal: Option<usize>,
     thinking: Option<usize>,
+    /// The field the reasoning text came in, as last said by a `Verbatim`.
+    thinking_field: Option<&'static str>,
+    /// OpenRouter's `reasoning_details`: their block and the pieces merged so far.
+    details: Option<(usize, ReasoningDetails)>,
     calls: Vec<CallSlot>,
     /// The latest call for each wire `index`, and each call by id.
     by_index: HashMap<usize, usize>,
@@ -195,6 +225,7 @@ impl OpenAiChatDecoder {
                             name: None,
                             arguments: Some(arguments),
                         }),
+                        extra_content: None,
                     };
                     return self.tool_call(call, out);
                 }
@@ -219,6 +250,7 @@ impl OpenAiChatDecoder {
                 .map(Cow::into_owned)
                 .or_else(|| {
                     e.code
+                        .filter(|c| !c.is_null())
                         .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned))
                 })
                 .unwrap_or_else(|| "error".into());
@@ -259,12 +291,28 @@ impl OpenAiChatDecoder {
     }
 
     /// End of input: nothing is completed here; calls without `finish_reason` stay open.
+    /// Reasoning details not given yet (no `finish_reason`) are given to their block.
     ///
     /// # Errors
     ///
     /// None today; the signature matches the other decoders.
-    pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        if !self.finished {
+            self.give_details(out);
+        }
         Ok(())
+    }
+
+    /// The merged `reasoning_details`, to their block (once, before it stops).
+    fn give_details(&self, out: &mut Vec<StreamEvent>) {
+        if let Some((index, details)) = &self.details {
+            if !details.is_empty() {
+                out.push(StreamEvent::BlockDelta {
+                    index: *index,
+                    delta: Delta::Verbatim(details.to_json()),
+                });
+            }
+        }
     }
 
     fn open(
@@ -281,7 +329,12 @@ impl OpenAiChatDecoder {
     }
 
     fn delta(&mut self, d: ChoiceDelta<'_>, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        if let Some(piece) = d.reasoning_content.or(d.reasoning) {
+        let reasoning = match (d.reasoning_content, d.reasoning) {
+            (Some(piece), _) => Some((piece, "reasoning_content")),
+            (None, Some(piece)) => Some((piece, "reasoning")),
+            (None, None) => None,
+        };
+        if let Some((piece, field)) = reasoning.filter(|(p, _)| !p.is_empty()) {
             Self::text(
                 &mut self.blocks,
                 &mut self.thinking,
@@ -289,6 +342,17 @@ impl OpenAiChatDecoder {
                 piece,
                 out,
             );
+            // The block says which field its text goes back in (SPEC §6).
+            if let (Some(index), false) = (self.thinking, self.thinking_field == Some(field)) {
+                self.thinking_field = Some(field);
+                out.push(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::Verbatim(format!("\"{field}\"")),
+                });
+            }
+        }
+        if let Some(raw) = d.reasoning_details.filter(|_| !self.finished) {
+            self.reasoning_details(raw, out)?;
         }
         if let Some(piece) = d.content {
             Self::text(&mut self.blocks, &mut self.text, Block::Text, piece, out);
@@ -306,6 +370,33 @@ impl OpenAiChatDecoder {
             self.tool_call(call, out)?;
         }
         Ok(())
+    }
+
+    /// One chunk's `reasoning_details`, merged into the message's (the block opens with
+    /// the first non-empty array; the merged array is given at `finish_reason`).
+    fn reasoning_details(
+        &mut self,
+        raw: &RawValue,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
+        let blocks = &mut self.blocks;
+        let (_, details) = self.details.get_or_insert_with(|| {
+            let index = blocks.next();
+            out.push(StreamEvent::BlockStart {
+                index,
+                block: Block::Other {
+                    kind: "reasoning_details".into(),
+                },
+            });
+            (index, ReasoningDetails::default())
+        });
+        details
+            .merge(raw)
+            .map_err(|details::TooLarge(reason)| DecodeError::InvalidField {
+                provider: Provider::OpenAiChat,
+                event: "chat.completion.chunk".into(),
+                reason,
+            })
     }
 
     /// A piece of text, thinking or refusal, in its block (opened by the first non-empty
@@ -403,6 +494,13 @@ impl OpenAiChatDecoder {
                 delta: Delta::ToolInput(args.into_owned()),
             });
         }
+        // Gemini's thought signature rides on the call; it goes back on it as received.
+        if let Some(extra) = call.extra_content.filter(|e| e.get() != "null") {
+            out.push(StreamEvent::BlockDelta {
+                index: self.calls[slot].block,
+                delta: Delta::Verbatim(extra.get().to_owned()),
+            });
+        }
         Ok(())
     }
 
@@ -410,8 +508,10 @@ impl OpenAiChatDecoder {
         if self.finished {
             return;
         }
+        self.give_details(out);
         self.finished = true;
-        let mut open: Vec<usize> = [self.thinking, self.text, self.refusal]
+        let details = self.details.as_ref().map(|(index, _)| *index);
+        let mut open: Vec<usize> = [self.thinking, self.text, self.refusal, details]
             .into_iter()
             .flatten()
             .chain(self.calls.iter().filter(|c| c.open).map(|c| c.block))

@@ -9,6 +9,24 @@
 //! it. `response.completed` / `response.incomplete` end the message; `response.failed`
 //! and `error` report errors.
 //!
+//! What goes back (SPEC §6): each output item as `response.output_item.done` gave it, as
+//! a [`Delta::Verbatim`] on the item's block (a message's on its first content part),
+//! given before the block stops. OpenAI, "Reasoning models", keeping reasoning items in
+//! context: "pass in all reasoning items between the latest function call and the
+//! previous user message", as openai-python's `input += response.output` does; a
+//! reasoning item sent without the item that followed it (matched by its `id`, `fc_...`,
+//! `msg_...`) is a 400 "Item 'rs_...' of type 'reasoning' was provided without its
+//! required following item". A function call completes at `function_call_arguments.done`
+//! (SPEC §4), before its `output_item.done`: its item is built there from what the stream
+//! gave (the `id`, `call_id` and `name` of `output_item.added`, the final `arguments`), the
+//! item `output_item.done` then repeats. An item that lacks what makes it an input item
+//! (a message without `content`, a reasoning item without `id`) is not kept: the request
+//! writer builds one instead.
+//!
+//! Tolerances (SPEC §4): `data: [DONE]` ends the stream (LiteLLM sends it; openai-python
+//! and the Vercel AI SDK stop there); an OpenAI-style `{"error": {...}}` payload without
+//! `type` is a provider error carrying its message.
+//!
 //! The two hottest events, a text piece and an argument fragment written the way OpenAI
 //! (or a server with sorted keys) writes them, are read by an exact-bytes fast path
 //! (`fast.rs`) and applied through the same code as a parsed event; every other event
@@ -17,7 +35,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 mod fast;
 #[cfg(test)]
@@ -31,7 +51,7 @@ use fast::Piece;
 #[derive(Deserialize)]
 struct Payload<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    kind: Option<Cow<'a, str>>,
     output_index: Option<usize>,
     #[serde(borrow)]
     item_id: Option<Cow<'a, str>>,
@@ -41,8 +61,9 @@ struct Payload<'a> {
     delta: Option<Cow<'a, str>>,
     #[serde(borrow)]
     arguments: Option<Cow<'a, str>>,
+    /// Parsed into an [`Item`] when the event needs it; kept as received for the echo.
     #[serde(borrow)]
-    item: Option<Item<'a>>,
+    item: Option<&'a RawValue>,
     #[serde(borrow)]
     part: Option<Part<'a>>,
     #[serde(borrow)]
@@ -67,6 +88,18 @@ struct Item<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow)]
     arguments: Option<Cow<'a, str>>,
+    content: Option<IgnoredAny>,
+}
+
+impl Item<'_> {
+    /// Whether the item can go back as an input item as it is.
+    fn is_whole(&self) -> bool {
+        match &*self.kind {
+            "message" => self.content.is_some(),
+            "function_call" => self.call_id.is_some() && self.arguments.is_some(),
+            _ => self.id.is_some(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -98,10 +131,20 @@ struct UsagePayload {
 struct ErrorPayload<'a> {
     #[serde(rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    code: Option<Cow<'a, str>>,
+    /// A string on OpenAI, a number on some compatible servers (OpenRouter's HTTP codes).
+    code: Option<serde_json::Value>,
     #[serde(borrow)]
     message: Option<Cow<'a, str>>,
+}
+
+impl ErrorPayload<'_> {
+    fn code(&self) -> Option<String> {
+        match self.code.as_ref()? {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -149,6 +192,34 @@ struct Slot {
     block: usize,
     kind: Kind,
     open: bool,
+    /// A function call's item, as `output_item.added` gave it, to build the item that goes
+    /// back when the call completes at `function_call_arguments.done`.
+    call: Option<Box<CallItem>>,
+}
+
+#[derive(Debug, Clone)]
+struct CallItem {
+    id: Option<String>,
+    call_id: String,
+    name: String,
+}
+
+impl CallItem {
+    /// The item `output_item.done` gives for this call, in OpenAI's key order.
+    fn done(&self, arguments: &str) -> String {
+        let s = |v: &str| serde_json::to_string(v).expect("a string always serializes");
+        let id = self
+            .id
+            .as_deref()
+            .map(|id| format!(r#""id":{},"#, s(id)))
+            .unwrap_or_default();
+        format!(
+            r#"{{{id}"type":"function_call","status":"completed","arguments":{},"call_id":{},"name":{}}}"#,
+            s(arguments),
+            s(&self.call_id),
+            s(&self.name)
+        )
+    }
 }
 
 /// Decoder for Responses API events. See the [module docs](self).
@@ -214,26 +285,56 @@ impl OpenAiResponsesDecoder {
 
     /// [`push`](Self::push) through the full serde parse.
     fn push_full(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        let Some(p) = parse_typed::<Payload>(Provider::OpenAiResponses, data, is_known)? else {
+        // LiteLLM ends Responses streams as Chat Completions streams end; openai-python
+        // (`if sse.data.startswith("[DONE]"): break`) and the Vercel AI SDK stop there.
+        if data.trim_end() == "[DONE]" {
             return Ok(());
+        }
+        let Some(mut p) = parse_typed::<Payload>(Provider::OpenAiResponses, data, is_known)? else {
+            return Ok(());
+        };
+        // An OpenAI-style error body, `{"error": {"message", "type", "code", ...}}`, has no
+        // `type` of its own: it is an `error` event (SPEC §4, "Tolerances").
+        let kind: Cow<str> = match p.kind.take() {
+            Some(kind) => kind,
+            None if p.error.is_some() => Cow::Borrowed("error"),
+            None => {
+                return Err(DecodeError::InvalidField {
+                    provider: Provider::OpenAiResponses,
+                    event: "message".into(),
+                    reason: "missing field `type`",
+                })
+            }
         };
         let missing = |reason| DecodeError::InvalidField {
             provider: Provider::OpenAiResponses,
-            event: p.kind.to_string(),
+            event: kind.to_string(),
             reason,
+        };
+        // Unknown events are skipped whatever their `item` holds (providers add events).
+        let raw_item = p.item.filter(|_| is_known(&kind));
+        let item = match raw_item {
+            Some(raw) => Some(serde_json::from_str::<Item>(raw.get()).map_err(|source| {
+                DecodeError::InvalidPayload {
+                    provider: Provider::OpenAiResponses,
+                    event: kind.to_string(),
+                    source,
+                }
+            })?),
+            None => None,
         };
         // Events name their item by `output_index`; when one leaves it out, its `item_id`
         // (or its item's `id`) finds the index given when the item was added.
         let item_id = p
             .item_id
             .as_deref()
-            .or_else(|| p.item.as_ref().and_then(|i| i.id.as_deref()));
+            .or_else(|| item.as_ref().and_then(|i| i.id.as_deref()));
         let output_index = p.output_index.or_else(|| {
             let id = item_id?;
             self.items.get(id).copied()
         });
         let output_index = output_index.ok_or_else(|| missing("missing `output_index`"));
-        match &*p.kind {
+        match &*kind {
             "response.created" | "response.in_progress" if !self.started => {
                 self.started = true;
                 let (id, model) = match p.response {
@@ -248,7 +349,7 @@ impl OpenAiResponsesDecoder {
             }
             "response.output_item.added" => {
                 let output = output_index?;
-                let item = p.item.ok_or_else(|| missing("missing `item`"))?;
+                let item = item.ok_or_else(|| missing("missing `item`"))?;
                 if let Some(id) = &item.id {
                     self.items.insert(id.to_string(), output);
                 }
@@ -258,16 +359,21 @@ impl OpenAiResponsesDecoder {
                     "message" => return Ok(()),
                     "function_call" => {
                         self.calls += 1;
-                        let id = item.call_id.or(item.id);
-                        (
-                            Block::ToolUse {
-                                id: owned(id),
-                                name: owned(item.name),
-                            },
-                            Kind::Call {
-                                saw_arguments: false,
-                            },
-                        )
+                        let call = CallItem {
+                            id: item.id.as_deref().map(str::to_owned),
+                            call_id: owned(item.call_id.or(item.id)),
+                            name: owned(item.name),
+                        };
+                        let block = Block::ToolUse {
+                            id: call.call_id.clone(),
+                            name: call.name.clone(),
+                        };
+                        let kind = Kind::Call {
+                            saw_arguments: false,
+                        };
+                        let slot = self.open(output, None, block, kind, out)?;
+                        self.slots[slot].call = Some(Box::new(call));
+                        return Ok(());
                     }
                     "reasoning" => (Block::Thinking, Kind::Other),
                     k if k.ends_with("_call") => (
@@ -292,7 +398,7 @@ impl OpenAiResponsesDecoder {
             }
             "response.output_text.delta" | "response.refusal.delta" => {
                 let output = output_index?;
-                let block = if p.kind.starts_with("response.refusal") {
+                let block = if kind.starts_with("response.refusal") {
                     Block::Refusal
                 } else {
                     Block::Text
@@ -317,22 +423,29 @@ impl OpenAiResponsesDecoder {
             "response.function_call_arguments.done" => {
                 let output = output_index?;
                 if let Some(slot) = self.find(output, None) {
-                    self.end(slot, p.arguments, out);
+                    // The call completes here: the item that goes back is built now.
+                    let item = match (&self.slots[slot].call, p.arguments.as_deref()) {
+                        (Some(call), Some(arguments)) => Some(call.done(arguments)),
+                        _ => None,
+                    };
+                    self.end(slot, p.arguments, item, out);
                 }
             }
+            // Text parts end with their item (`output_item.done`), which carries the
+            // message to echo: the part is not ended here.
             "response.content_part.done" => {
-                let output = output_index?;
-                if let Some(slot) = self.find(output, Some(p.content_index.unwrap_or(0))) {
-                    self.end(slot, None, out);
-                }
+                output_index?;
             }
             "response.output_item.done" => {
                 let output = output_index?;
-                let arguments = p.item.and_then(|i| i.arguments);
-                // Every block of this output item ends here, in block order.
+                let whole = item.as_ref().is_some_and(Item::is_whole);
+                let arguments = item.and_then(|i| i.arguments);
+                // Every block of this output item ends here, in block order; the first
+                // carries the item, as received.
                 let slots = self.by_output.get(&output).cloned().unwrap_or_default();
+                let mut verbatim = raw_item.filter(|_| whole).map(|r| r.get().to_owned());
                 for slot in slots {
-                    self.end(slot, arguments.clone(), out);
+                    self.end(slot, arguments.clone(), verbatim.take(), out);
                 }
             }
             "response.completed" | "response.incomplete" => {
@@ -347,7 +460,7 @@ impl OpenAiResponsesDecoder {
                     ),
                     None => (None, None),
                 };
-                let stop = if p.kind == "response.completed" {
+                let stop = if kind == "response.completed" {
                     let kind = if self.calls > 0 {
                         StopKind::ToolUse
                     } else {
@@ -375,10 +488,7 @@ impl OpenAiResponsesDecoder {
                     if !self.errored {
                         self.errored = true;
                         out.push(StreamEvent::Error(ProviderError {
-                            kind: e
-                                .code
-                                .map(Cow::into_owned)
-                                .unwrap_or_else(|| "error".into()),
+                            kind: e.code().unwrap_or_else(|| "error".into()),
                             message: e.message.map(Cow::into_owned).unwrap_or_default(),
                         }));
                     }
@@ -393,11 +503,11 @@ impl OpenAiResponsesDecoder {
             "error" => {
                 self.errored = true;
                 let (code, message) = match p.error {
-                    Some(e) => (e.code.or(e.kind), e.message),
-                    None => (p.code, p.message),
+                    Some(e) => (e.code().or(e.kind.map(Cow::into_owned)), e.message),
+                    None => (p.code.map(Cow::into_owned), p.message),
                 };
                 out.push(StreamEvent::Error(ProviderError {
-                    kind: code.map(Cow::into_owned).unwrap_or_else(|| "error".into()),
+                    kind: code.unwrap_or_else(|| "error".into()),
                     message: message.map(Cow::into_owned).unwrap_or_default(),
                 }));
             }
@@ -487,10 +597,11 @@ impl OpenAiResponsesDecoder {
             block: index,
             kind,
             open: true,
+            call: None,
         });
         self.keys.insert((output, content), slot);
         self.by_output.entry(output).or_default().push(slot);
-        Ok(index)
+        Ok(slot)
     }
 
     fn find_or_open(
@@ -500,13 +611,22 @@ impl OpenAiResponsesDecoder {
         block: Block,
         out: &mut Vec<StreamEvent>,
     ) -> Result<usize, DecodeError> {
-        match self.find(output, content) {
-            Some(s) => Ok(self.slots[s].block),
-            None => self.open(output, content, block, Kind::Text, out),
-        }
+        let slot = match self.find(output, content) {
+            Some(s) => s,
+            None => self.open(output, content, block, Kind::Text, out)?,
+        };
+        Ok(self.slots[slot].block)
     }
 
-    fn end(&mut self, slot: usize, arguments: Option<Cow<'_, str>>, out: &mut Vec<StreamEvent>) {
+    /// Ends a block: arguments given only at the end first, then the item to echo, then
+    /// the stop.
+    fn end(
+        &mut self,
+        slot: usize,
+        arguments: Option<Cow<'_, str>>,
+        verbatim: Option<String>,
+        out: &mut Vec<StreamEvent>,
+    ) {
         let s = &mut self.slots[slot];
         if !s.open {
             return;
@@ -524,6 +644,12 @@ impl OpenAiResponsesDecoder {
                     delta: Delta::ToolInput(args.into_owned()),
                 });
             }
+        }
+        if let Some(item) = verbatim {
+            out.push(StreamEvent::BlockDelta {
+                index: s.block,
+                delta: Delta::Verbatim(item),
+            });
         }
         out.push(StreamEvent::BlockStop { index: s.block });
     }

@@ -258,3 +258,73 @@ fn pieces_are_routed_like_parsed_ones() {
         ]
     );
 }
+
+/// The state that goes back on the assistant message, marked with `Verbatim` (SPEC §6).
+#[test]
+fn reasoning_field_details_and_extra_content_are_marked_verbatim() {
+    let mut d = OpenAiChatDecoder::new();
+    let mut out = Vec::new();
+    for p in [
+        r#"{"id":"c1","choices":[{"index":0,"delta":{"reasoning_content":"a"}}]}"#,
+        r#"{"id":"c1","choices":[{"index":0,"delta":{"reasoning_content":"b","reasoning_details":[{"type":"reasoning.text","text":"x","index":0}]}}]}"#,
+        r#"{"id":"c1","choices":[{"index":0,"delta":{"reasoning_details":[{"type":"reasoning.text","text":"y","signature":"s","index":0}]}}]}"#,
+        r#"{"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"id":"f1","function":{"name":"f","arguments":"{}"},"extra_content":{"google":{"thought_signature":"t"}}}]}}]}"#,
+        r#"{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    ] {
+        d.push(p, &mut out).unwrap();
+    }
+    let verbatim: Vec<(usize, &str)> = out
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::BlockDelta {
+                index,
+                delta: Delta::Verbatim(v),
+            } => Some((*index, v.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verbatim,
+        [
+            (0, r#""reasoning_content""#),
+            (2, r#"{"google":{"thought_signature":"t"}}"#),
+            (
+                1,
+                r#"[{"type":"reasoning.text","text":"xy","index":0,"signature":"s"}]"#
+            ),
+        ]
+    );
+    // Every Verbatim comes before its block's stop.
+    let stops = out
+        .iter()
+        .position(|e| matches!(e, StreamEvent::BlockStop { .. }))
+        .unwrap();
+    assert!(
+        out[..stops]
+            .iter()
+            .filter(|e| matches!(
+                e,
+                StreamEvent::BlockDelta {
+                    delta: Delta::Verbatim(_),
+                    ..
+                }
+            ))
+            .count()
+            == 3
+    );
+}
+
+#[test]
+fn an_error_payload_with_null_code_and_no_type_is_named_error() {
+    let mut d = OpenAiChatDecoder::new();
+    let mut out = Vec::new();
+    d.push(r#"{"error":{"message":"boom","code":null}}"#, &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        [StreamEvent::Error(ProviderError {
+            kind: "error".into(),
+            message: "boom".into()
+        })]
+    );
+}

@@ -435,3 +435,90 @@ fn a_whole_response_decodes_as_the_full_path_does() {
         ]
     );
 }
+
+/// SPEC §4 "Tolerances": `[DONE]` ends the stream; an OpenAI-style error body without
+/// `type` is an error event carrying its message (a numeric code is read too).
+#[test]
+fn done_and_error_bodies_without_type_are_accepted() {
+    let mut d = OpenAiResponsesDecoder::new();
+    let mut out = Vec::new();
+    d.push("[DONE]", &mut out).unwrap();
+    d.push(
+        r#"{"error":{"message":"Provider returned error","code":502}}"#,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        [StreamEvent::Error(ProviderError {
+            kind: "502".into(),
+            message: "Provider returned error".into()
+        })]
+    );
+    assert!(d.push(r#"{"delta":"x"}"#, &mut out).is_err());
+}
+
+/// Each output item goes back as `output_item.done` gave it, given before its block stops;
+/// a call completed at `function_call_arguments.done` carries the item built from the
+/// stream, which `output_item.done` repeats; a message without `content` is not kept.
+#[test]
+fn output_items_are_given_before_their_blocks_stop() {
+    let done_call = r#"{"id":"fc_1","type":"function_call","status":"completed","arguments":"{}","call_id":"call_1","name":"get_weather"}"#;
+    let done_message = r#"{"id":"msg_1","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"text":"Hi"}],"role":"assistant"}"#;
+    let events = |message_item: &str| {
+        let (out, errors, _) = decode(
+            &[
+                r#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi"}"#,
+                r#"{"type":"response.content_part.done","item_id":"msg_1","output_index":0,"content_index":0}"#,
+                &format!(
+                    r#"{{"type":"response.output_item.done","output_index":0,"item":{message_item}}}"#
+                ),
+                r#"{"type":"response.function_call_arguments.done","item_id":"fc_1","output_index":1,"arguments":"{}"}"#,
+                &format!(
+                    r#"{{"type":"response.output_item.done","output_index":1,"item":{done_call}}}"#
+                ),
+            ],
+            false,
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        out.into_iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    StreamEvent::BlockStop { .. }
+                        | StreamEvent::BlockDelta {
+                            delta: Delta::Verbatim(_) | Delta::ToolInput(_),
+                            ..
+                        }
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let verbatim = |index, v: &str| StreamEvent::BlockDelta {
+        index,
+        delta: Delta::Verbatim(v.into()),
+    };
+    let input = StreamEvent::BlockDelta {
+        index: 1,
+        delta: Delta::ToolInput("{}".into()),
+    };
+    assert_eq!(
+        events(done_message),
+        [
+            verbatim(0, done_message),
+            StreamEvent::BlockStop { index: 0 },
+            input.clone(),
+            verbatim(1, done_call),
+            StreamEvent::BlockStop { index: 1 },
+        ]
+    );
+    assert_eq!(
+        events(r#"{"id":"msg_1","type":"message"}"#),
+        [
+            StreamEvent::BlockStop { index: 0 },
+            input,
+            verbatim(1, done_call),
+            StreamEvent::BlockStop { index: 1 },
+        ]
+    );
+}
