@@ -16,10 +16,16 @@
 //! | gemini | `POST /v1beta/models/{model}:streamGenerateContent?alt=sse` (`x-goog-api-key`) |
 //!
 //! `GET /mock/stats` returns the [`MockStats`] as JSON.
+//!
+//! With [`Script::reasoning`] set, every turn streams reasoning state (thinking with
+//! signatures, redacted thinking, reasoning items, thought signatures) and a request
+//! whose history lost or changed it is refused as the real API refuses it
+//! (`reasoning.rs` lists the rules).
 
+mod reasoning;
 mod script;
 
-pub use script::{Script, ScriptCall, ScriptTurn};
+pub use script::{Script, ScriptCall, ScriptReasoning, ScriptTurn};
 
 /// The SSE events (`event:` name, `data`) answering with `turn`, number `k`, in
 /// `provider`'s wire format: what the server streams, for corpora and tests.
@@ -192,17 +198,56 @@ struct Request {
     messages: Vec<Box<RawValue>>,
 }
 
+/// A refused request: its status, and the provider's error fields.
+pub(crate) struct Rejection {
+    status: StatusCode,
+    pub(crate) message: String,
+    /// OpenAI's `param` (default null).
+    param: Option<&'static str>,
+    /// OpenAI's `code` (default null).
+    code: Option<&'static str>,
+}
+
+impl Rejection {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            message: message.into(),
+            param: None,
+            code: None,
+        }
+    }
+
+    pub(crate) fn param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    pub(crate) fn code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// The response, with the body the provider writes.
+    fn response(&self, provider: Provider) -> Response {
+        let (status, message) = (self.status, &self.message);
+        let body = match provider {
+            Provider::Anthropic => {
+                json!({"type": "error", "error": {"type": if status == StatusCode::UNAUTHORIZED { "authentication_error" } else { "invalid_request_error" }, "message": message}})
+            }
+            Provider::Gemini => {
+                json!({"error": {"code": status.as_u16(), "message": message, "status": if status == StatusCode::UNAUTHORIZED { "UNAUTHENTICATED" } else { "INVALID_ARGUMENT" }}})
+            }
+            _ => {
+                json!({"error": {"message": message, "type": "invalid_request_error", "param": self.param, "code": self.code}})
+            }
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
 fn error(provider: Provider, status: StatusCode, message: &str) -> Response {
-    let body = match provider {
-        Provider::Anthropic => {
-            json!({"type": "error", "error": {"type": if status == StatusCode::UNAUTHORIZED { "authentication_error" } else { "invalid_request_error" }, "message": message}})
-        }
-        Provider::Gemini => {
-            json!({"error": {"code": status.as_u16(), "message": message, "status": if status == StatusCode::UNAUTHORIZED { "UNAUTHENTICATED" } else { "INVALID_ARGUMENT" }}})
-        }
-        _ => json!({"error": {"message": message, "type": "invalid_request_error", "code": null}}),
-    };
-    (status, axum::Json(body)).into_response()
+    Rejection::new(status, message).response(provider)
 }
 
 fn has_key(provider: Provider, headers: &HeaderMap) -> bool {
@@ -269,7 +314,7 @@ fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
     for (i, m) in messages.iter().enumerate() {
         let assistant = match provider {
             Provider::Gemini => m["role"] == "model",
-            Provider::OpenAiResponses => m["role"] == "assistant" || m["type"] == "function_call",
+            Provider::OpenAiResponses => responses_output(m),
             _ => m["role"] == "assistant",
         };
         // Responses lists one turn as several items: a run of them is one turn, and the
@@ -324,6 +369,12 @@ fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
     }
 }
 
+/// Whether a Responses input item is model output: an assistant message, a function call,
+/// a reasoning item.
+fn responses_output(m: &Value) -> bool {
+    m["role"] == "assistant" || m["type"] == "function_call" || m["type"] == "reasoning"
+}
+
 /// The call ids (names for Gemini) an assistant message asks for.
 fn calls_of(provider: Provider, m: &Value) -> Vec<String> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -371,7 +422,7 @@ fn check_turns(
 ) -> Result<(bool, Vec<(usize, usize)>), String> {
     let assistant = |m: &Value| match provider {
         Provider::Gemini => m["role"] == "model",
-        Provider::OpenAiResponses => m["role"] == "assistant" || m["type"] == "function_call",
+        Provider::OpenAiResponses => responses_output(m),
         _ => m["role"] == "assistant",
     };
     let mut order_violation = false;
@@ -478,6 +529,12 @@ async fn serve(
         Err(message) => return reject(StatusCode::BAD_REQUEST, &message),
     };
     let script = &state.script;
+    if let Some(r) = &script.reasoning {
+        if let Err(rejection) = reasoning::check(provider, r, &values) {
+            lock(&state.shared).stats.rejected += 1;
+            return rejection.response(provider);
+        }
+    }
     let cache = {
         let mut shared = lock(&state.shared);
         let mut h = hash_step(0, &request.header.concat());

@@ -20,11 +20,15 @@
 //! arguments are streamed in pieces of `chunk_chars` characters, one SSE event each, with
 //! `chunk_delay_ms` between events. Call ids are deterministic: `toolu_mock_<turn>_<i>`
 //! (Anthropic) and `call_mock_<turn>_<i>` (OpenAI); Gemini calls carry none.
+//!
+//! With `"reasoning": {"redacted_turns": [1]}` every turn streams reasoning state before
+//! its answer, and the server refuses a next request that lost it (see `reasoning.rs`).
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use super::reasoning::TurnReasoning;
 use crate::provider::Provider;
 
 /// A scripted conversation.
@@ -41,6 +45,23 @@ pub struct Script {
     pub chunk_delay_ms: u64,
     /// The model's turns, in order.
     pub turns: Vec<ScriptTurn>,
+    /// Reasoning streamed with every turn, and required back in the history as the real
+    /// APIs require it (default: none; the turns stream no reasoning and nothing is
+    /// checked).
+    #[serde(default)]
+    pub reasoning: Option<ScriptReasoning>,
+}
+
+/// The reasoning a script's turns stream, each in its provider's format (SPEC §6, "What
+/// goes back"): Anthropic a `thinking` block with its signature, Responses a `reasoning`
+/// item with `encrypted_content`, OpenAI Chat DeepSeek's `reasoning_content`, Gemini a
+/// thought part and a `thoughtSignature` on the first `functionCall` part.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ScriptReasoning {
+    /// Turns (numbered from 0) whose Anthropic answer also carries a `redacted_thinking`
+    /// block after its thinking block (default: none).
+    #[serde(default)]
+    pub redacted_turns: Vec<usize>,
 }
 
 fn default_model() -> String {
@@ -81,6 +102,17 @@ impl Script {
     /// then the answer.
     pub fn default_demo() -> Script {
         serde_json::from_str(DEMO_SCRIPT).expect("the embedded script is valid")
+    }
+
+    /// [`Script::default_demo`] with reasoning on: every turn reasons before it answers,
+    /// and the second turn's Anthropic answer also carries a `redacted_thinking` block.
+    pub fn reasoning_demo() -> Script {
+        Script {
+            reasoning: Some(ScriptReasoning {
+                redacted_turns: vec![1],
+            }),
+            ..Script::default_demo()
+        }
     }
 
     /// The call id of call `i` of turn `turn` for `provider` (`None` for Gemini).
@@ -126,7 +158,7 @@ const DEMO_SCRIPT: &str = r#"{
 }"#;
 
 /// Splits `s` into pieces of at most `n` characters (never inside a character).
-fn pieces(s: &str, n: usize) -> Vec<&str> {
+pub(super) fn pieces(s: &str, n: usize) -> Vec<&str> {
     let n = n.max(1);
     let mut out = Vec::new();
     let mut start = 0;
@@ -149,7 +181,7 @@ fn pieces(s: &str, n: usize) -> Vec<&str> {
 pub(crate) type WireEvent = (Option<&'static str>, String);
 
 /// `s` as a JSON string.
-fn q(s: &str) -> String {
+pub(super) fn q(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialize")
 }
 
@@ -164,7 +196,14 @@ pub(crate) fn encode(
     let text = pieces(&turn.text, n);
     let calls = &turn.tool_calls;
     let tool_use = !calls.is_empty();
-    let out_tokens = (turn.text.len() / 4 + 20 * calls.len()) as u64;
+    let reasoning = script
+        .reasoning
+        .as_ref()
+        .map(|r| TurnReasoning::of(r, k, turn));
+    let thought_tokens = reasoning.as_ref().map_or(0, TurnReasoning::tokens);
+    // Every generated token, reasoning included (Gemini reports thoughts apart).
+    let answer_tokens = (turn.text.len() / 4 + 20 * calls.len()) as u64;
+    let out_tokens = answer_tokens + thought_tokens;
     let mut ev: Vec<WireEvent> = Vec::new();
     let data = |ev: &mut Vec<WireEvent>, name: Option<&'static str>, v: Value| {
         ev.push((name, v.to_string()))
@@ -183,22 +222,34 @@ pub(crate) fn encode(
                 ),
             );
             let mut index = 0;
+            if let Some(r) = &reasoning {
+                let (blocks, count) = r.anthropic(n);
+                for (name, data) in blocks {
+                    raw(name, data);
+                }
+                index = count;
+            }
             if !text.is_empty() {
-                raw("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#.to_owned());
+                raw(
+                    "content_block_start",
+                    format!(
+                        r#"{{"type":"content_block_start","index":{index},"content_block":{{"type":"text","text":""}}}}"#
+                    ),
+                );
                 for t in &text {
                     raw(
                         "content_block_delta",
                         format!(
-                            r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":{}}}}}"#,
+                            r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"text_delta","text":{}}}}}"#,
                             q(t)
                         ),
                     );
                 }
                 raw(
                     "content_block_stop",
-                    r#"{"type":"content_block_stop","index":0}"#.to_owned(),
+                    format!(r#"{{"type":"content_block_stop","index":{index}}}"#),
                 );
-                index = 1;
+                index += 1;
             }
             for (i, c) in calls.iter().enumerate() {
                 let id = Script::call_id(provider, k, i).unwrap_or_default();
@@ -257,6 +308,9 @@ pub(crate) fn encode(
                 format!(r#""role":"assistant","content":{content},"refusal":null"#),
                 "null",
             );
+            for delta in reasoning.iter().flat_map(|r| r.chat_deltas(n)) {
+                chunk(delta, "null");
+            }
             for t in &text {
                 chunk(format!(r#""content":{}"#, q(t)), "null");
             }
@@ -286,7 +340,7 @@ pub(crate) fn encode(
             ev.push((
                 None,
                 format!(
-                    r#"{head}[],"usage":{{"prompt_tokens":{prompt},"completion_tokens":{out_tokens},"total_tokens":{},"completion_tokens_details":{{"reasoning_tokens":0}}}}}}"#,
+                    r#"{head}[],"usage":{{"prompt_tokens":{prompt},"completion_tokens":{out_tokens},"total_tokens":{},"completion_tokens_details":{{"reasoning_tokens":{thought_tokens}}}}}}}"#,
                     prompt + out_tokens
                 ),
             ));
@@ -300,17 +354,23 @@ pub(crate) fn encode(
                 json!({"type": "response.created", "response": {"id": rid, "status": "in_progress", "model": script.model, "output": []}}),
             );
             let mut output = 0;
+            if let Some(r) = &reasoning {
+                for (name, v) in r.responses(n) {
+                    data(&mut ev, Some(name), v);
+                }
+                output = 1;
+            }
             if !text.is_empty() {
                 let item = format!("msg_mock_{k}");
                 data(
                     &mut ev,
                     Some("response.output_item.added"),
-                    json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": item, "type": "message", "role": "assistant", "content": []}}),
+                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "message", "role": "assistant", "content": []}}),
                 );
                 data(
                     &mut ev,
                     Some("response.content_part.added"),
-                    json!({"type": "response.content_part.added", "item_id": item, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": ""}}),
+                    json!({"type": "response.content_part.added", "item_id": item, "output_index": output, "content_index": 0, "part": {"type": "output_text", "text": ""}}),
                 );
                 for t in &text {
                     // The hot events in the API's key order, with its sequence numbers.
@@ -318,7 +378,7 @@ pub(crate) fn encode(
                     ev.push((
                         Some("response.output_text.delta"),
                         format!(
-                            r#"{{"type":"response.output_text.delta","sequence_number":{seq},"item_id":{},"output_index":0,"content_index":0,"delta":{},"logprobs":[]}}"#,
+                            r#"{{"type":"response.output_text.delta","sequence_number":{seq},"item_id":{},"output_index":{output},"content_index":0,"delta":{},"logprobs":[]}}"#,
                             q(&item),
                             q(t)
                         ),
@@ -327,14 +387,14 @@ pub(crate) fn encode(
                 data(
                     &mut ev,
                     Some("response.content_part.done"),
-                    json!({"type": "response.content_part.done", "item_id": item, "output_index": 0, "content_index": 0}),
+                    json!({"type": "response.content_part.done", "item_id": item, "output_index": output, "content_index": 0}),
                 );
                 data(
                     &mut ev,
                     Some("response.output_item.done"),
-                    json!({"type": "response.output_item.done", "output_index": 0, "item": {"id": item, "type": "message"}}),
+                    json!({"type": "response.output_item.done", "output_index": output, "item": {"id": item, "type": "message"}}),
                 );
-                output = 1;
+                output += 1;
             }
             for (i, c) in calls.iter().enumerate() {
                 let call_id = Script::call_id(provider, k, i);
@@ -370,13 +430,23 @@ pub(crate) fn encode(
             data(
                 &mut ev,
                 Some("response.completed"),
-                json!({"type": "response.completed", "response": {"id": rid, "status": "completed", "model": script.model, "usage": {"input_tokens": 100 + 50 * k, "output_tokens": out_tokens}}}),
+                json!({"type": "response.completed", "response": {"id": rid, "status": "completed", "model": script.model, "usage": {"input_tokens": 100 + 50 * k, "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": thought_tokens}}}}),
             );
         }
         Provider::Gemini => {
             // Text chunks as Google writes them (a space after each colon, none after
             // commas, the prompt's usage on every chunk).
             let prompt = 100 + 50 * k;
+            for t in reasoning.iter().flat_map(|r| r.gemini_thoughts(n)) {
+                ev.push((
+                    None,
+                    format!(
+                        r#"{{"candidates": [{{"content": {{"parts": [{{"text": {},"thought": true}}],"role": "model"}},"index": 0}}],"usageMetadata": {{"promptTokenCount": {prompt},"totalTokenCount": {prompt},"promptTokensDetails": [{{"modality": "TEXT","tokenCount": {prompt}}}]}},"modelVersion": {}}}"#,
+                        q(t),
+                        q(&script.model)
+                    ),
+                ));
+            }
             for t in &text {
                 ev.push((
                     None,
@@ -389,12 +459,20 @@ pub(crate) fn encode(
             }
             let parts: Vec<Value> = calls
                 .iter()
-                .map(|c| {
+                .enumerate()
+                .map(|(i, c)| {
                     let args: Value = serde_json::from_str(c.input.get()).unwrap_or(Value::Null);
-                    json!({"functionCall": {"name": c.name, "args": args}})
+                    let mut part = json!({"functionCall": {"name": c.name, "args": args}});
+                    if let (0, Some(r)) = (i, &reasoning) {
+                        part["thoughtSignature"] = json!(r.gemini_signature());
+                    }
+                    part
                 })
                 .collect();
-            let mut last = json!({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 100 + 50 * k, "candidatesTokenCount": out_tokens}, "modelVersion": script.model});
+            let mut last = json!({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 100 + 50 * k, "candidatesTokenCount": answer_tokens}, "modelVersion": script.model});
+            if reasoning.is_some() {
+                last["usageMetadata"]["thoughtsTokenCount"] = json!(thought_tokens);
+            }
             if calls.is_empty() {
                 last["candidates"][0]["content"]["parts"] = json!([]);
             }
@@ -418,7 +496,13 @@ mod tests {
 
     #[test]
     fn every_encoding_assembles_back_to_the_script() {
-        let script = Script::default_demo();
+        for script in [Script::default_demo(), Script::reasoning_demo()] {
+            assembles_back(&script);
+        }
+    }
+
+    /// The reasoning streamed with a turn is reasoning, never answer text or a call.
+    fn assembles_back(script: &Script) {
         for provider in [
             Provider::Anthropic,
             Provider::OpenAiChat,
@@ -427,7 +511,7 @@ mod tests {
         ] {
             for k in 0..script.turns.len() {
                 let turn = script.turn(k);
-                let body: String = encode(provider, &script, k, &turn)
+                let body: String = encode(provider, script, k, &turn)
                     .into_iter()
                     .map(|(name, data)| match name {
                         Some(n) => format!("event: {n}\ndata: {data}\n\n"),
@@ -463,6 +547,16 @@ mod tests {
                 assert_eq!(calls, want, "{provider} turn {k}");
                 let tool_use = m.stop_kind() == Some(crate::StopKind::ToolUse);
                 assert_eq!(tool_use, !turn.tool_calls.is_empty(), "{provider} turn {k}");
+                let thinking = events.iter().any(|e| {
+                    matches!(
+                        e,
+                        crate::StreamEvent::BlockStart {
+                            block: crate::Block::Thinking,
+                            ..
+                        }
+                    )
+                });
+                assert_eq!(thinking, script.reasoning.is_some(), "{provider} turn {k}");
             }
         }
     }
