@@ -1,11 +1,15 @@
 //! Bytes to [`StreamEvent`]s: framing (SSE or AWS event-stream) and a provider decoder,
 //! as one synchronous push parser.
 
+mod raw_json;
+
+use raw_json::{Next, RawJson};
+
 use crate::error::DecodeError;
 use crate::event::StreamEvent;
 use crate::eventstream::{EventStreamDecoder, EventStreamLimits, Message};
 use crate::provider::{Provider, ProviderChoice, ProviderDecoder};
-use crate::sse::{SseDecoder, SseLimits};
+use crate::sse::{SseDecoder, SseError, SseEvent, SseLimits};
 
 /// Limits for the framing layer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,6 +62,9 @@ pub struct StreamDecoder {
     messages: Vec<Message>,
     truncated: bool,
     seen_input: bool,
+    /// Gemini's raw JSON error bodies (see `raw_json`): watched on SSE streams that are,
+    /// or may turn out to be, Gemini's.
+    raw_json: Option<RawJson>,
 }
 
 impl StreamDecoder {
@@ -82,6 +89,8 @@ impl StreamDecoder {
             }
             Some(_) => Framing::Sse(SseDecoder::with_limits(limits.sse)),
         };
+        let raw_json = matches!(provider.provider(), None | Some(Provider::Gemini))
+            .then(|| RawJson::new(limits.sse.event_limit()));
         StreamDecoder {
             framing,
             limits,
@@ -89,6 +98,7 @@ impl StreamDecoder {
             messages: Vec::new(),
             truncated: false,
             seen_input: false,
+            raw_json,
         }
     }
 
@@ -141,22 +151,20 @@ impl StreamDecoder {
             return;
         }
         let failed_before = errors.len();
+        // Auto settled on another provider: stop watching for Gemini's raw JSON bodies.
+        if self.raw_json.is_some()
+            && self
+                .provider
+                .provider()
+                .is_some_and(|p| p != Provider::Gemini)
+        {
+            self.raw_json = None;
+        }
         let framed = match &mut self.framing {
-            // Each event goes straight from the SSE decoder's buffer to the provider decoder.
-            Framing::Sse(d) => {
-                let provider = &mut self.provider;
-                let mut fatal = false;
-                d.push_with(chunk, |e| {
-                    if fatal {
-                        return;
-                    }
-                    if let Err(err) = provider.push_sse_ref(&e, out) {
-                        fatal = err.is_fatal();
-                        errors.push((out.len(), err));
-                    }
-                })
-                .map_err(DecodeError::from)
-            }
+            Framing::Sse(d) => match &mut self.raw_json {
+                None => sse(d, &mut self.provider, chunk, out, errors),
+                Some(raw) => sse_with_raw_json(d, raw, &mut self.provider, chunk, out, errors),
+            },
             Framing::EventStream(d) => d.push(chunk, &mut self.messages).map_err(DecodeError::from),
             Framing::Failed => Err(DecodeError::Failed),
             Framing::Undecided => unreachable!("decided by choose_framing"),
@@ -224,7 +232,15 @@ impl StreamDecoder {
     /// recognized a payload, or a payload error from the last events.
     pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         match &mut self.framing {
-            Framing::Sse(d) => self.truncated = d.finish()?,
+            Framing::Sse(d) => {
+                self.truncated = d.finish()?;
+                // google-genai reads a last line without its line end: a balanced body there
+                // is complete.
+                if let Some(body) = self.raw_json.as_mut().and_then(RawJson::finish) {
+                    self.provider
+                        .push_sse(&SseEvent::new("message", body), out)?;
+                }
+            }
             Framing::EventStream(d) => {
                 if let Err(e) = d.finish() {
                     self.framing = Framing::Failed;
@@ -247,4 +263,69 @@ impl StreamDecoder {
         }
         self.provider.finish(out)
     }
+}
+
+/// Decodes an SSE chunk: each event goes straight from the SSE decoder's buffer to the
+/// provider decoder. Payload errors are collected in `errors`; the framing error returned.
+fn sse(
+    d: &mut SseDecoder,
+    provider: &mut ProviderDecoder,
+    chunk: &[u8],
+    out: &mut Vec<StreamEvent>,
+    errors: &mut Vec<(usize, DecodeError)>,
+) -> Result<(), DecodeError> {
+    let mut fatal = errors.iter().any(|(_, e)| e.is_fatal());
+    d.push_with(chunk, |e| {
+        if fatal {
+            return;
+        }
+        if let Err(err) = provider.push_sse_ref(&e, out) {
+            fatal = err.is_fatal();
+            errors.push((out.len(), err));
+        }
+    })
+    .map_err(DecodeError::from)
+}
+
+/// [`sse`], with Gemini's raw JSON error bodies taken out of the bytes (the SSE decoder
+/// sees their lines as comments) and decoded as payloads where they end, in stream order.
+fn sse_with_raw_json(
+    d: &mut SseDecoder,
+    raw: &mut RawJson,
+    provider: &mut ProviderDecoder,
+    chunk: &[u8],
+    out: &mut Vec<StreamEvent>,
+    errors: &mut Vec<(usize, DecodeError)>,
+) -> Result<(), DecodeError> {
+    let mut rest = chunk;
+    loop {
+        match raw.next(rest) {
+            Next::Pass => return sse(d, provider, rest, out, errors),
+            Next::BodyLine { at } => {
+                sse(d, provider, &rest[..at], out, errors)?;
+                sse(d, provider, b":", out, errors)?;
+                rest = &rest[at..];
+            }
+            Next::Complete { at } => {
+                sse(d, provider, &rest[..at], out, errors)?;
+                let body = SseEvent::new("message", raw.take_body());
+                if !errors.iter().any(|(_, e)| e.is_fatal()) {
+                    if let Err(err) = provider.push_sse(&body, out) {
+                        errors.push((out.len(), err));
+                    }
+                }
+                rest = &rest[at..];
+            }
+            Next::TooLarge => {
+                return Err(SseError::EventTooLarge {
+                    limit: raw_json_limit(d),
+                }
+                .into())
+            }
+        }
+    }
+}
+
+fn raw_json_limit(d: &SseDecoder) -> usize {
+    d.limits().event_limit()
 }

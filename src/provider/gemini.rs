@@ -4,8 +4,14 @@
 //! (`text`, with `"thought": true` for reasoning; `functionCall {name, args}`, always whole;
 //! `executableCode` / `codeExecutionResult` for server-side code), `finishReason` on the
 //! last chunk, `usageMetadata` (`promptTokenCount`, `candidatesTokenCount`). Only
-//! candidate 0 is read. Text parts that follow each other form one block; a function call
-//! is a block of its own, started, filled and completed at once.
+//! candidate 0 is read. Text parts without a signature that follow each other form one
+//! block; a part with a `thoughtSignature` is a block of its own (see [`part`]); a function
+//! call is a block of its own, started, filled and completed at once, except a Vertex
+//! `streamFunctionCallArguments` call, which completes when its stream ends
+//! ([`partial`]). A chunk with `promptFeedback.blockReason` and no candidates is a blocked
+//! prompt: a complete message with stop reason `content_filter`.
+//!
+//! [`part`]: GeminiDecoder::part
 //!
 //! The hottest chunk, a single text part of candidate 0 written the way Google's servers
 //! (or serde_json) write it, is read by an exact-bytes fast path (`fast.rs`) and applied
@@ -17,12 +23,16 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 mod fast;
+mod partial;
 #[cfg(test)]
 mod tests;
+
+use partial::{PartialArg, PartialCall};
 
 use super::{parse, BlockCounter, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
+use crate::request::{to_raw, J};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,6 +46,15 @@ struct Chunk<'a> {
     response_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     error: Option<ErrorPayload<'a>>,
+    #[serde(borrow)]
+    prompt_feedback: Option<PromptFeedback<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromptFeedback<'a> {
+    #[serde(borrow)]
+    block_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -63,8 +82,9 @@ struct Part<'a> {
     thought: bool,
     #[serde(borrow)]
     thought_signature: Option<Cow<'a, str>>,
+    /// Kept as written: it goes back into history as received.
     #[serde(borrow)]
-    function_call: Option<FunctionCall<'a>>,
+    function_call: Option<&'a RawValue>,
     executable_code: Option<serde::de::IgnoredAny>,
     code_execution_result: Option<serde::de::IgnoredAny>,
 }
@@ -84,15 +104,20 @@ impl<'a> Part<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct FunctionCall<'a> {
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
+    /// Absent from the continuation parts of a streamed call.
     #[serde(borrow)]
-    name: Cow<'a, str>,
+    name: Option<Cow<'a, str>>,
     /// `Some` whenever the key is present, `null` included (which is not an object and so
     /// an argument error, not `{}`).
     #[serde(default, borrow, deserialize_with = "present")]
     args: Option<&'a RawValue>,
+    #[serde(borrow)]
+    partial_args: Option<Vec<PartialArg<'a>>>,
+    will_continue: Option<bool>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
@@ -113,6 +138,13 @@ struct ErrorPayload<'a> {
     message: Option<Cow<'a, str>>,
     #[serde(borrow)]
     status: Option<Cow<'a, str>>,
+}
+
+fn usage(u: UsagePayload) -> Usage {
+    Usage {
+        input_tokens: u.prompt_token_count,
+        output_tokens: u.candidates_token_count,
+    }
 }
 
 /// Maps Gemini's `finishReason`; `STOP` means tool use when the candidate called functions.
@@ -136,6 +168,17 @@ enum Open {
     Thinking,
 }
 
+/// A Vertex call whose arguments are still streaming.
+#[derive(Debug, Clone)]
+struct Streaming {
+    index: usize,
+    id: Option<String>,
+    name: String,
+    args: PartialCall,
+    /// Why a piece was refused; the call is then never completed.
+    refused: bool,
+}
+
 /// Decoder for Gemini chunks. See the [module docs](self).
 #[derive(Debug, Default, Clone)]
 pub struct GeminiDecoder {
@@ -145,6 +188,7 @@ pub struct GeminiDecoder {
     calls: usize,
     stopped: bool,
     fast_payloads: usize,
+    streaming: Option<Streaming>,
 }
 
 impl GeminiDecoder {
@@ -181,6 +225,10 @@ impl GeminiDecoder {
     /// [`push`](Self::push) through the full serde parse.
     fn push_full(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         let chunk: Chunk = parse(Provider::Gemini, "GenerateContentResponse", data)?;
+        let blocked = chunk
+            .prompt_feedback
+            .and_then(|f| f.block_reason)
+            .filter(|_| chunk.candidates.is_empty());
         if let Some(e) = chunk.error {
             out.push(StreamEvent::Error(ProviderError {
                 kind: e
@@ -191,21 +239,42 @@ impl GeminiDecoder {
                 message: e.message.map(Cow::into_owned).unwrap_or_default(),
             }));
         }
+        if let Some(reason) = blocked {
+            // "promptFeedback: Returns the prompt's feedback related to the content
+            // filters" and "blockReason: If set, the prompt was blocked and no candidates
+            // are returned" (Gemini API, GenerateContentResponse): a complete answer, no
+            // content, stopped by the filter.
+            self.start(chunk.response_id, chunk.model_version, out);
+            self.close(out);
+            out.push(StreamEvent::MessageDelta {
+                stop_reason: Some(StopReason::new(StopKind::ContentFilter, reason)),
+                usage: chunk.usage_metadata.map(usage).unwrap_or_default(),
+            });
+            if !self.stopped {
+                self.stopped = true;
+                out.push(StreamEvent::MessageStop);
+            }
+            return Ok(());
+        }
         if !chunk.candidates.is_empty() {
             self.start(chunk.response_id, chunk.model_version, out);
         }
         let mut finish = None;
+        let mut refused = Ok(());
         for cand in chunk.candidates {
             if cand.index.unwrap_or(0) != 0 {
                 continue;
             }
             for part in cand.content.into_iter().flat_map(|c| c.parts) {
-                self.part(part, out)?;
+                // A refused piece of a streamed call is reported once the chunk is read.
+                if let Err(e) = self.part(part, out) {
+                    refused = refused.and(Err(e));
+                }
             }
             finish = finish.or(cand.finish_reason);
         }
         self.end(finish, chunk.usage_metadata, out);
-        Ok(())
+        refused
     }
 
     /// Starts the message at the first chunk with a candidate.
@@ -232,10 +301,7 @@ impl GeminiDecoder {
         usage: Option<UsagePayload>,
         out: &mut Vec<StreamEvent>,
     ) {
-        let usage = usage.map(|u| Usage {
-            input_tokens: u.prompt_token_count,
-            output_tokens: u.candidates_token_count,
-        });
+        let usage = usage.map(self::usage);
         match finish {
             // Every chunk may repeat `finishReason`; the last one stands (a `RECITATION`
             // after `STOP`s ends a filtered answer). The message is complete at the first.
@@ -276,9 +342,25 @@ impl GeminiDecoder {
         }
     }
 
-    fn text(&mut self, kind: Open, delta: Delta, out: &mut Vec<StreamEvent>) {
-        let index = match self.open {
-            Some((k, index)) if k == kind => index,
+    /// A text or thought part. Google's thought signature rules: "Don't concatenate parts
+    /// with signatures together. Don't merge one part with a signature with another part
+    /// without a signature", and when streaming, a signature may arrive on a part with
+    /// empty text (Gemini API, "Thought signatures"). So unsigned parts that follow each
+    /// other form one block, and a signed part is a block of its own, closed at once, its
+    /// text (empty or not) and signature kept for the echo.
+    fn text(
+        &mut self,
+        kind: Open,
+        text: String,
+        signature: Option<Cow<'_, str>>,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        let delta = match kind {
+            Open::Text => Delta::Text(text),
+            Open::Thinking => Delta::Thinking(text),
+        };
+        let index = match (self.open, &signature) {
+            (Some((k, index)), None) if k == kind => index,
             _ => {
                 self.close(out);
                 let index = self.blocks.next();
@@ -292,46 +374,25 @@ impl GeminiDecoder {
             }
         };
         out.push(StreamEvent::BlockDelta { index, delta });
+        if let Some(sig) = signature {
+            out.push(StreamEvent::BlockDelta {
+                index,
+                delta: Delta::Signature(sig.into_owned()),
+            });
+            self.close(out);
+        }
     }
 
     fn part(&mut self, part: Part<'_>, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
-        if let Some(call) = part.function_call {
-            self.close(out);
-            let index = self.blocks.next();
-            let id = call
-                .id
-                .filter(|id| !id.is_empty())
-                .map(Cow::into_owned)
-                .unwrap_or_else(|| format!("call_{}", self.calls));
-            self.calls += 1;
-            out.push(StreamEvent::BlockStart {
-                index,
-                block: Block::ToolUse {
-                    id,
-                    name: call.name.into_owned(),
-                },
-            });
-            if let Some(args) = call.args {
-                out.push(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::ToolInput(args.get().to_owned()),
-                });
-            }
-            // Gemini 3 requires the signature back on the same part with the call.
-            if let Some(sig) = part.thought_signature {
-                out.push(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::Signature(sig.into_owned()),
-                });
-            }
-            out.push(StreamEvent::BlockStop { index });
-            return Ok(());
+        if let Some(raw) = part.function_call {
+            return self.function_call(raw, part.thought_signature, out);
         } else if let Some(text) = part.text {
-            if part.thought {
-                self.text(Open::Thinking, Delta::Thinking(text.into_owned()), out);
+            let kind = if part.thought {
+                Open::Thinking
             } else {
-                self.text(Open::Text, Delta::Text(text.into_owned()), out);
-            }
+                Open::Text
+            };
+            self.text(kind, text.into_owned(), part.thought_signature, out);
         } else if part.executable_code.is_some() || part.code_execution_result.is_some() {
             self.close(out);
             let index = self.blocks.next();
@@ -345,15 +406,155 @@ impl GeminiDecoder {
                 block: Block::Other { kind: kind.into() },
             });
             out.push(StreamEvent::BlockStop { index });
+        } else if let Some(sig) = part.thought_signature {
+            // A part with nothing but a signature: it goes back as received, an empty
+            // text part carrying it.
+            self.text(Open::Text, String::new(), Some(sig), out);
         }
-        if let Some(sig) = part.thought_signature {
-            if let Some((_, index)) = self.open {
+        Ok(())
+    }
+
+    /// A `functionCall` part: a whole call (the Gemini API, and Vertex by default), or a
+    /// piece of a streamed one (Vertex `streamFunctionCallArguments`).
+    fn function_call(
+        &mut self,
+        raw: &RawValue,
+        signature: Option<Cow<'_, str>>,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), DecodeError> {
+        let invalid = |reason| DecodeError::InvalidField {
+            provider: Provider::Gemini,
+            event: "GenerateContentResponse".into(),
+            reason,
+        };
+        let call: FunctionCall = parse(Provider::Gemini, "GenerateContentResponse", raw.get())?;
+        let streamed = self.streaming.is_some()
+            || call.will_continue == Some(true)
+            || call.partial_args.is_some();
+        if !streamed {
+            let Some(name) = call.name else {
+                // `functionCall: {}` ends a streamed call; with none open it is the end of
+                // one already ended by its last piece.
+                return if call.args.is_none() && call.id.is_none() {
+                    Ok(())
+                } else {
+                    Err(invalid("functionCall without a name"))
+                };
+            };
+            let index = self.begin_call(call.id.as_deref(), &name, out);
+            if let Some(args) = call.args {
+                out.push(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::ToolInput(args.get().to_owned()),
+                });
+            }
+            // The call goes back into history as received, with its `id` when it has one:
+            // "If populated, the client to execute the function_call and return the
+            // response with the matching id" (FunctionCall.id).
+            out.push(StreamEvent::BlockDelta {
+                index,
+                delta: Delta::Verbatim(raw.get().to_owned()),
+            });
+            // Gemini 3 requires the signature back on the same part with the call.
+            if let Some(sig) = signature {
                 out.push(StreamEvent::BlockDelta {
                     index,
                     delta: Delta::Signature(sig.into_owned()),
                 });
             }
+            out.push(StreamEvent::BlockStop { index });
+            return Ok(());
         }
-        Ok(())
+        // A piece of a streamed call: the first opens it, the one whose `willContinue` is
+        // false or absent ends it. A piece naming another call means the open one never
+        // ended: it stays incomplete.
+        let other = |s: &Streaming| {
+            call.name.as_deref().is_some_and(|n| n != s.name)
+                || matches!((&call.id, &s.id), (Some(a), Some(b)) if a != b)
+        };
+        if self.streaming.as_ref().is_some_and(other) {
+            self.streaming = None;
+        }
+        if self.streaming.is_none() {
+            let Some(name) = call.name.as_deref() else {
+                return Err(invalid("a streamed functionCall continues no open call"));
+            };
+            let index = self.begin_call(call.id.as_deref(), name, out);
+            self.streaming = Some(Streaming {
+                index,
+                id: call.id.as_deref().map(str::to_owned),
+                name: name.to_owned(),
+                args: PartialCall::new(),
+                refused: false,
+            });
+        }
+        let s = self.streaming.as_mut().expect("opened above");
+        let mut result = Ok(());
+        if !s.refused {
+            let applied = call
+                .args
+                .map_or(Ok(()), |args| s.args.merge_args(args))
+                .and_then(|()| {
+                    call.partial_args
+                        .into_iter()
+                        .flatten()
+                        .try_for_each(|arg| s.args.apply(arg))
+                });
+            if let Err(reason) = applied {
+                s.refused = true;
+                result = Err(invalid(reason));
+            }
+        }
+        if let Some(sig) = signature {
+            out.push(StreamEvent::BlockDelta {
+                index: s.index,
+                delta: Delta::Signature(sig.into_owned()),
+            });
+        }
+        if call.will_continue != Some(true) {
+            let s = self.streaming.take().expect("open");
+            // A refused piece leaves the call incomplete: its tool never runs.
+            if !s.refused {
+                let args = s.args.to_json();
+                let mut object = vec![("name", J::Str(&s.name))];
+                let args_raw: Box<RawValue> =
+                    RawValue::from_string(args.clone()).expect("built as JSON");
+                object.push(("args", J::Raw(&args_raw)));
+                if let Some(id) = &s.id {
+                    object.push(("id", J::Str(id)));
+                }
+                out.push(StreamEvent::BlockDelta {
+                    index: s.index,
+                    delta: Delta::ToolInput(args),
+                });
+                // What the pieces assembled into, as it goes back into history.
+                out.push(StreamEvent::BlockDelta {
+                    index: s.index,
+                    delta: Delta::Verbatim(to_raw(&J::Obj(object)).get().to_owned()),
+                });
+                out.push(StreamEvent::BlockStop { index: s.index });
+            }
+        }
+        result
+    }
+
+    /// Starts a tool-use block (closing an open text block): the provider's id, or a
+    /// deterministic `call_N` that never goes back on the wire.
+    fn begin_call(&mut self, id: Option<&str>, name: &str, out: &mut Vec<StreamEvent>) -> usize {
+        self.close(out);
+        let index = self.blocks.next();
+        let id = id
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("call_{}", self.calls));
+        self.calls += 1;
+        out.push(StreamEvent::BlockStart {
+            index,
+            block: Block::ToolUse {
+                id,
+                name: name.to_owned(),
+            },
+        });
+        index
     }
 }

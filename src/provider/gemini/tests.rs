@@ -413,3 +413,153 @@ fn the_first_chunk_starts_the_message_on_the_fast_path() {
         ]
     );
 }
+
+/// The events of `chunks`, decoded in full, and the errors.
+fn events(chunks: &[&str]) -> (Vec<StreamEvent>, Vec<String>) {
+    let mut d = GeminiDecoder::new();
+    let (mut out, mut errors) = (Vec::new(), Vec::new());
+    for c in chunks {
+        if let Err(e) = d.push(c, &mut out) {
+            errors.push(e.to_string());
+        }
+    }
+    (out, errors)
+}
+
+fn delta(index: usize, delta: Delta) -> StreamEvent {
+    StreamEvent::BlockDelta { index, delta }
+}
+
+#[test]
+fn a_signed_text_part_is_a_block_of_its_own() {
+    let (out, errors) = events(&[
+        r#"{"candidates": [{"content": {"parts": [{"text": "a"},{"text": "b","thoughtSignature": "s1"},{"text": "c"},{"text": "","thoughtSignature": "s2"}],"role": "model"}}]}"#,
+    ]);
+    assert!(errors.is_empty());
+    let text = |i| StreamEvent::BlockStart {
+        index: i,
+        block: Block::Text,
+    };
+    assert_eq!(
+        out[1..],
+        [
+            text(0),
+            delta(0, Delta::Text("a".into())),
+            StreamEvent::BlockStop { index: 0 },
+            text(1),
+            delta(1, Delta::Text("b".into())),
+            delta(1, Delta::Signature("s1".into())),
+            StreamEvent::BlockStop { index: 1 },
+            text(2),
+            delta(2, Delta::Text("c".into())),
+            StreamEvent::BlockStop { index: 2 },
+            text(3),
+            delta(3, Delta::Text(String::new())),
+            delta(3, Delta::Signature("s2".into())),
+            StreamEvent::BlockStop { index: 3 },
+        ]
+    );
+}
+
+#[test]
+fn a_blocked_prompt_ends_the_message_with_its_reason() {
+    let (out, _) = events(&[r#"{"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}"#]);
+    assert_eq!(
+        out[1..],
+        [
+            StreamEvent::MessageDelta {
+                stop_reason: Some(StopReason::new(
+                    StopKind::ContentFilter,
+                    "PROHIBITED_CONTENT"
+                )),
+                usage: Usage::default(),
+            },
+            StreamEvent::MessageStop,
+        ]
+    );
+    // Feedback without a block reason, or beside candidates, blocks nothing.
+    let (out, _) = events(&[r#"{"promptFeedback": {"safetyRatings": []}}"#]);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_whole_call_keeps_its_object_as_received() {
+    let call = r#"{"id": "c9","name": "f","args": {"x": 1.50}}"#;
+    let chunk = format!(
+        r#"{{"candidates": [{{"content": {{"parts": [{{"functionCall": {call}}}],"role": "model"}}}}]}}"#
+    );
+    let (out, _) = events(&[&chunk]);
+    assert!(out.contains(&delta(0, Delta::Verbatim(call.into()))));
+    assert!(out.contains(&delta(0, Delta::ToolInput(r#"{"x": 1.50}"#.into()))));
+    // The end marker of a streamed call that already ended starts nothing.
+    let (out, errors) = events(&[
+        r#"{"candidates": [{"content": {"parts": [{"functionCall": {}}],"role": "model"}}]}"#,
+    ]);
+    assert!(errors.is_empty());
+    assert!(!out
+        .iter()
+        .any(|e| matches!(e, StreamEvent::BlockStart { .. })));
+}
+
+#[test]
+fn streamed_arguments_complete_the_call_at_the_end_of_its_stream() {
+    let piece = |fc: &str| {
+        format!(r#"{{"candidates": [{{"content": {{"parts": [{{"functionCall": {fc}}}]}}}}]}}"#)
+    };
+    let chunks = [
+        piece(r#"{"name": "f","willContinue": true}"#),
+        piece(
+            r#"{"partialArgs": [{"jsonPath": "$.q","stringValue": "a","willContinue": true}],"willContinue": true}"#,
+        ),
+        piece(
+            r#"{"partialArgs": [{"jsonPath": "$.q","stringValue": "b"},{"jsonPath": "$['n'][0]","numberValue": 2e3}]}"#,
+        ),
+    ];
+    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    let (out, errors) = events(&chunks[..2]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(!out.contains(&StreamEvent::BlockStop { index: 0 }));
+    let (out, _) = events(&chunks);
+    let stop = out
+        .iter()
+        .position(|e| *e == StreamEvent::BlockStop { index: 0 });
+    assert_eq!(stop, Some(out.len() - 1));
+    assert!(out.contains(&delta(
+        0,
+        Delta::ToolInput(r#"{"q":"ab","n":[2e3]}"#.into())
+    )));
+}
+
+#[test]
+fn a_refused_piece_leaves_the_streamed_call_incomplete() {
+    let piece = |fc: &str| {
+        format!(r#"{{"candidates": [{{"content": {{"parts": [{{"functionCall": {fc}}}]}}}}]}}"#)
+    };
+    for bad in [
+        r#"{"jsonPath": "q","stringValue": "x"}"#,
+        r#"{"jsonPath": "$..q","stringValue": "x"}"#,
+        r#"{"jsonPath": "$[0]","stringValue": "x"}"#,
+        r#"{"jsonPath": "$.a[2]","stringValue": "x"}"#,
+        r#"{"jsonPath": "$","stringValue": "x"}"#,
+    ] {
+        let chunks = [
+            piece(r#"{"name": "f","willContinue": true}"#),
+            piece(&format!(r#"{{"partialArgs": [{bad}]}}"#)),
+        ];
+        let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+        let (out, errors) = events(&chunks);
+        assert_eq!(errors.len(), 1, "{bad}");
+        assert!(errors[0].contains("partialArgs"), "{errors:?}");
+        assert!(!out.contains(&StreamEvent::BlockStop { index: 0 }), "{bad}");
+    }
+    // A value set twice is refused, not overwritten.
+    let chunks = [
+        piece(
+            r#"{"name": "f","partialArgs": [{"jsonPath": "$.q","stringValue": "x"}],"willContinue": true}"#,
+        ),
+        piece(r#"{"partialArgs": [{"jsonPath": "$.q","stringValue": "y"}]}"#),
+    ];
+    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    let (_, errors) = events(&chunks);
+    assert!(errors[0].contains("twice"), "{errors:?}");
+}
