@@ -33,7 +33,7 @@ const BODY: &[u8] =
 const CHUNK: usize = 256;
 
 fn search(input: Value) -> ToolFuture {
-    Box::pin(async move { Ok(format!("results for {input}")) })
+    Box::pin(async move { Ok(format!("results for {input}").into()) })
 }
 
 /// Runs `n` concurrent turns; returns (heap per idle stream, peak heap per stream,

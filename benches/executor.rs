@@ -96,7 +96,7 @@ fn overhead(c: &mut Criterion) {
                 if waits {
                     tokio::task::yield_now().await;
                 }
-                Ok(input.to_string())
+                Ok(input.to_string().into())
             })
         }));
         let mut group = c.benchmark_group(group);
@@ -157,6 +157,7 @@ fn without_executor(events: Vec<StreamEvent>) -> (String, String) {
             name: c.name.clone(),
             error: None,
             content: c.input.as_ref().unwrap().to_string(),
+            parts: Vec::new(),
             committed: true,
         })
         .collect();
@@ -195,7 +196,7 @@ fn latency(c: &mut Criterion) {
         let s = s.clone();
         Box::pin(async move {
             *s.lock().unwrap() = Some(Instant::now());
-            Ok(String::new())
+            Ok(String::new().into())
         })
     }));
     c.bench_function("eager_dispatch_latency", |b| {

@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let events = response.bytes_stream().stream_events(Provider::Anthropic);
     let tools = ToolRegistry::new().with_raw_fn("get_weather", |input| {
-        Box::pin(async move { Ok(format!("weather for {input}")) })
+        Box::pin(async move { Ok(format!("weather for {input}").into()) })
     });
     // get_time and search are not registered: their slots get "unknown tool" errors, in order.
     let config = TurnConfig::new(Provider::Anthropic).policy(DispatchPolicy::Eager);

@@ -310,7 +310,7 @@ impl Executor {
                         index,
                         id: call.id,
                         name: call.name,
-                        output: Ok(String::new()),
+                        output: Ok(crate::tool::ToolContent::Text(String::new())),
                     },
                     self.orphans.clone(),
                 ));

@@ -93,7 +93,8 @@ pub use stream::{
     ByteStreamExt, DecodeFrom, Decoded, EventsourceEvents, EventsourceExt, PushDecoder, StreamError,
 };
 pub use tool::{
-    IntoToolContent, RegisteredTool, Tool, ToolFuture, ToolOptions, ToolOutput, ToolRegistry,
+    ContentPart, IntoToolContent, RegisteredTool, Tool, ToolContent, ToolFuture, ToolOptions,
+    ToolOutput, ToolRegistry,
 };
 pub use turn::{TurnConfig, TurnEvent, TurnOutcome, TurnStream};
 

@@ -28,8 +28,14 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// What a tool gives back: the content sent to the model, or its own error message.
-pub type ToolOutput = Result<String, String>;
+mod content;
+
+pub(crate) use content::joined_text;
+pub use content::{ContentPart, ToolContent};
+
+/// What a tool gives back: the content sent to the model (text, or content parts), or its
+/// own error message. `Ok("text".into())` for text.
+pub type ToolOutput = Result<ToolContent, String>;
 
 /// A boxed tool future.
 pub type ToolFuture = Pin<Box<dyn Future<Output = ToolOutput> + Send + 'static>>;
@@ -44,27 +50,48 @@ pub trait Tool: Send + Sync + 'static {
     fn call(&self, input: Value) -> ToolFuture;
 }
 
-/// Turns what a tool function returns into the text sent back to the model.
+/// Turns what a tool function returns into the content sent back to the model.
 pub trait IntoToolContent {
     /// The content.
-    fn into_content(self) -> String;
+    fn into_content(self) -> ToolContent;
 }
 
 impl IntoToolContent for String {
-    fn into_content(self) -> String {
-        self
+    fn into_content(self) -> ToolContent {
+        ToolContent::Text(self)
     }
 }
 
 impl IntoToolContent for &'static str {
-    fn into_content(self) -> String {
-        self.to_owned()
+    fn into_content(self) -> ToolContent {
+        ToolContent::Text(self.to_owned())
     }
 }
 
+/// A JSON value goes back as its compact text (a [`ContentPart::Json`] part gives it to
+/// the providers that take JSON as such).
 impl IntoToolContent for Value {
-    fn into_content(self) -> String {
-        self.to_string()
+    fn into_content(self) -> ToolContent {
+        ToolContent::Text(self.to_string())
+    }
+}
+
+impl IntoToolContent for ToolContent {
+    fn into_content(self) -> ToolContent {
+        self
+    }
+}
+
+/// Parts in order: text, JSON, images.
+impl IntoToolContent for Vec<ContentPart> {
+    fn into_content(self) -> ToolContent {
+        ToolContent::Parts(self)
+    }
+}
+
+impl IntoToolContent for ContentPart {
+    fn into_content(self) -> ToolContent {
+        ToolContent::Parts(vec![self])
     }
 }
 

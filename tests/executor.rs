@@ -65,7 +65,7 @@ async fn results(names: &[&str], tools: ToolRegistry, config: TurnConfig) -> Vec
 fn tools_done_at_once_need_no_task_and_no_runtime() {
     let tools = ToolRegistry::new()
         .with_raw_fn("echo", |input| {
-            Box::pin(async move { Ok(input.to_string()) })
+            Box::pin(async move { Ok(input.to_string().into()) })
         })
         .with_fn("typed", |_: serde_json::Value| async {
             Ok::<_, String>("typed".to_owned())
@@ -135,7 +135,7 @@ async fn a_panic_in_the_call_its_first_poll_or_its_task_is_that_calls_result() {
                 panic!("boom after waiting")
             })
         })
-        .with_raw_fn("fine", |_| Box::pin(async { Ok("fine".to_owned()) }));
+        .with_raw_fn("fine", |_| Box::pin(async { Ok("fine".to_owned().into()) }));
     let kinds: Vec<_> = results(
         &["in_call", "fine", "in_first_poll", "after_waiting", "fine"],
         tools,
@@ -159,7 +159,7 @@ async fn a_tool_that_waits_keeps_its_timeout() {
         move |_| -> toolstream::ToolFuture {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                Ok(format!("slept {ms}"))
+                Ok(format!("slept {ms}").into())
             })
         }
     };
@@ -222,10 +222,10 @@ fn a_tool_timeout_without_timers_fails_that_call_only() {
             .with_raw_fn("wait", |_| {
                 Box::pin(async {
                     tokio::task::yield_now().await;
-                    Ok("waited".to_owned())
+                    Ok("waited".to_owned().into())
                 })
             })
-            .with_raw_fn("now", |_| Box::pin(async { Ok("now".to_owned()) }));
+            .with_raw_fn("now", |_| Box::pin(async { Ok("now".to_owned().into()) }));
         let config = TurnConfig::new(Provider::Anthropic).tool_timeout(Duration::from_secs(1));
         let results = rt.block_on(results(&["wait", "now"], tools, config));
         let errors: Vec<_> = results.iter().map(|r| r.error.clone()).collect();
@@ -254,7 +254,7 @@ async fn on_a_current_thread_runtime_the_first_poll_is_the_turns() {
         Box::pin(async move {
             p.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
-            Ok(String::new())
+            Ok(String::new().into())
         })
     });
     let mut stream = Box::pin(TurnStream::new(
@@ -274,7 +274,7 @@ async fn on_a_multi_thread_runtime_a_blocking_first_poll_does_not_hold_the_deadl
     let tools = ToolRegistry::new().with_raw_fn("stuck", |_| {
         Box::pin(async {
             std::thread::sleep(Duration::from_millis(400));
-            Ok("late".to_owned())
+            Ok("late".to_owned().into())
         })
     });
     let config = TurnConfig::new(Provider::Anthropic).turn_timeout(Duration::from_millis(20));
@@ -307,7 +307,7 @@ async fn tools_compute_in_parallel_on_a_multi_thread_runtime() {
                 let (tell, hear) = &pipes[i];
                 let _ = tell.lock().unwrap().take().unwrap().send(());
                 let heard = hear.lock().unwrap().recv_timeout(Duration::from_secs(30));
-                heard.map(|()| "met".to_owned()).map_err(|e| e.to_string())
+                heard.map(|()| "met".into()).map_err(|e| e.to_string())
             })
         });
     }

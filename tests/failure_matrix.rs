@@ -181,11 +181,11 @@ fn message(calls: &[(&str, &str)]) -> Vec<StreamEvent> {
 
 fn tools() -> ToolRegistry {
     ToolRegistry::new()
-        .with_raw_fn("ok", |i| Box::pin(async move { Ok(i.to_string()) }))
+        .with_raw_fn("ok", |i| Box::pin(async move { Ok(i.to_string().into()) }))
         .with_raw_fn("slow", |i| {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                Ok(i.to_string())
+                Ok(i.to_string().into())
             })
         })
         .with_raw_fn("boom", |_| Box::pin(async { panic!("boom") }))

@@ -77,7 +77,7 @@ async fn a_bad_payload_is_yielded_where_it_occurred() {
 #[tokio::test]
 async fn a_bad_payload_abandons_the_turn_in_any_chunking() {
     fn echo(v: Value) -> ToolFuture {
-        Box::pin(async move { Ok(v.to_string()) })
+        Box::pin(async move { Ok(v.to_string().into()) })
     }
     let tools = Arc::new(ToolRegistry::new().with_raw_fn("echo", echo));
     for chunks in [

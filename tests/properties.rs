@@ -186,7 +186,7 @@ fn next_request(delays: &[u64], policy: DispatchPolicy) -> String {
         tools = tools.with_raw_fn(format!("t{i}"), move |input| {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                Ok(format!("ok {input}"))
+                Ok(format!("ok {input}").into())
             })
         });
     }
@@ -256,7 +256,7 @@ proptest! {
                     match f {
                         Fault::Ok(ms) => {
                             tokio::time::sleep(Duration::from_millis(ms)).await;
-                            Ok(format!("ok {i}"))
+                            Ok(format!("ok {i}").into())
                         }
                         Fault::Fail => Err(format!("failed {i}")),
                         Fault::Panic => panic!("tool {i} panicked"),

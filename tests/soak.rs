@@ -83,7 +83,7 @@ enum Ending {
 
 fn tools() -> Arc<ToolRegistry> {
     fn ok(v: Value) -> ToolFuture {
-        Box::pin(async move { Ok(v.to_string()) })
+        Box::pin(async move { Ok(v.to_string().into()) })
     }
     fn error(_: Value) -> ToolFuture {
         Box::pin(async move { Err("the tool failed".to_string()) })
@@ -95,7 +95,7 @@ fn tools() -> Arc<ToolRegistry> {
         Box::pin(async move {
             let ms = v["ms"].as_u64().unwrap_or(1);
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(format!("slept {ms}"))
+            Ok(format!("slept {ms}").into())
         })
     }
     fn hang(_: Value) -> ToolFuture {

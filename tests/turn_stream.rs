@@ -103,14 +103,14 @@ where
 }
 
 fn echo() -> impl Fn(Value) -> toolstream::ToolFuture + Send + Sync + 'static {
-    |input| Box::pin(async move { Ok(input.to_string()) })
+    |input| Box::pin(async move { Ok(input.to_string().into()) })
 }
 
 fn sleeper(ms: u64) -> impl Fn(Value) -> toolstream::ToolFuture + Send + Sync + 'static {
     move |input| {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(input.to_string())
+            Ok(input.to_string().into())
         })
     }
 }
@@ -185,7 +185,7 @@ async fn slow_first_fast_second_keeps_request_order_for_every_provider() {
                 let ms = if input == slow_input { 500 } else { 10 };
                 Box::pin(async move {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
-                    Ok(format!("result for {input}"))
+                    Ok(format!("result for {input}").into())
                 })
             });
         }
@@ -289,7 +289,7 @@ async fn all_24_completion_orders_give_byte_identical_next_requests() {
                 let gate = gates.lock().unwrap().remove(&name_owned).unwrap();
                 Box::pin(async move {
                     gate.await.unwrap();
-                    Ok(format!("done {input}"))
+                    Ok(format!("done {input}").into())
                 })
             });
         }
@@ -544,7 +544,7 @@ fn hanging(
             live.fetch_add(1, Ordering::SeqCst);
             let _guard = guard;
             std::future::pending::<()>().await;
-            Ok(String::new())
+            Ok(String::new().into())
         })
     }
 }
@@ -595,7 +595,7 @@ async fn never_more_than_the_cap_run_at_once() {
             p.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(100)).await;
             r.fetch_sub(1, Ordering::SeqCst);
-            Ok(input.to_string())
+            Ok(input.to_string().into())
         })
     });
     let calls = [("work", "{}"); 6];
@@ -630,7 +630,7 @@ async fn calls_waiting_for_a_slot_are_answered_without_running() {
         c.fetch_add(1, Ordering::SeqCst);
         Box::pin(async {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            Ok(String::new())
+            Ok(String::new().into())
         })
     });
     let config = TurnConfig::new(Provider::Anthropic)
@@ -709,7 +709,8 @@ async fn abandoning_reports_no_progress_for_calls_that_never_started() {
 /// first in a few percent of turns). Real threads; only the event order is asserted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn blocking_work_reports_its_end_before_the_next_call_starts() {
-    let tools = Arc::new(ToolRegistry::new().with_blocking_fn("crunch", |_| Ok(String::new())));
+    let tools =
+        Arc::new(ToolRegistry::new().with_blocking_fn("crunch", |_| Ok(String::new().into())));
     let calls = [("crunch", "{}"); 8];
     for turn in 0..200 {
         let config =
@@ -1009,7 +1010,7 @@ async fn blocking_work_past_its_timeout_still_holds_its_slot() {
         p.fetch_max(now, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(100));
         r.fetch_sub(1, Ordering::SeqCst);
-        Ok(String::new())
+        Ok(String::new().into())
     });
     let config = TurnConfig::new(Provider::Anthropic)
         .concurrency(NonZeroUsize::new(1).unwrap())

@@ -34,7 +34,7 @@ async fn turn(fixture: &str, tools: ToolRegistry) -> TurnOutcome {
 }
 
 fn answer(text: &'static str) -> impl Fn(Value) -> toolstream::ToolFuture + Send + Sync {
-    move |_| Box::pin(async move { Ok(text.to_owned()) })
+    move |_| Box::pin(async move { Ok(text.to_owned().into()) })
 }
 
 /// Redacted thinking goes back whole, with its `data`, between the thinking block and the

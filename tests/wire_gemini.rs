@@ -29,7 +29,7 @@ fn tools(names: &[&str], runs: &Arc<Mutex<Vec<Value>>>) -> ToolRegistry {
         registry = registry
             .with_raw_fn(*name, move |input| {
                 runs.lock().unwrap().push(input.clone());
-                Box::pin(async move { Ok(format!("ran with {input}")) })
+                Box::pin(async move { Ok(format!("ran with {input}").into()) })
             })
             .with_options(name, ToolOptions::new().eager_safe(true));
     }

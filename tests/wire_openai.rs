@@ -27,7 +27,7 @@ fn tools(names: &[&str]) -> ToolRegistry {
         let answer = format!("{name} result");
         registry.with_raw_fn(*name, move |_| {
             let answer = answer.clone();
-            Box::pin(async move { Ok(answer) })
+            Box::pin(async move { Ok(answer.into()) })
         })
     })
 }
@@ -402,7 +402,7 @@ async fn responses_error_payload_without_type_is_a_provider_error_with_its_messa
 #[test]
 fn responses_function_tools_are_not_strict() {
     let client = ModelClient::new(Provider::OpenAiResponses, "gpt-5", "sk-test").unwrap();
-    let tools = tools(&[]).with_raw_fn("search", |_| Box::pin(async { Ok(String::new()) }));
+    let tools = tools(&[]).with_raw_fn("search", |_| Box::pin(async { Ok(String::new().into()) }));
     let mut definitions = tools.definitions();
     definitions[0].description = "Search the web".into();
     definitions[0].schema = json!({

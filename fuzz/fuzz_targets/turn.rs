@@ -19,12 +19,12 @@ use toolstream_fuzz::{chunks, split_seed};
 
 fn tools() -> Arc<ToolRegistry> {
     fn echo(v: Value) -> ToolFuture {
-        Box::pin(async move { Ok(v.to_string()) })
+        Box::pin(async move { Ok(v.to_string().into()) })
     }
     fn slow(v: Value) -> ToolFuture {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(v.to_string().len() as u64)).await;
-            Ok(v.to_string())
+            Ok(v.to_string().into())
         })
     }
     fn fail(_: Value) -> ToolFuture {

@@ -73,8 +73,11 @@ pub struct ToolResult {
     /// `None` for success, else why it failed.
     pub error: Option<ToolErrorKind>,
     /// The text sent back to the model: the tool's content, or a message saying what
-    /// happened.
+    /// happened. For an answer in parts, every part's text joined by newlines.
     pub content: String,
+    /// The tool's answer in parts (text, JSON, images) as it gave them, each written in the
+    /// provider's own format; empty for a text answer and for errors.
+    pub parts: Vec<crate::tool::ContentPart>,
     /// Whether the result belongs to a committed turn (and so to history).
     pub committed: bool,
 }

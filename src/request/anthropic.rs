@@ -78,7 +78,7 @@ pub(super) fn results(results: &[ToolResult]) -> Box<RawValue> {
             let mut b = vec![
                 ("type", J::Str("tool_result")),
                 ("tool_use_id", J::Str(&r.id)),
-                ("content", J::Str(&r.content)),
+                ("content", super::parts::anthropic(r)),
             ];
             if !r.is_ok() {
                 b.push(("is_error", J::Bool(true)));

@@ -126,13 +126,13 @@ pub(super) fn results(cx: Context<'_>, results: &[ToolResult]) -> Box<RawValue> 
         .iter()
         .zip(&texts)
         .map(|(r, text)| {
-            let mut b = vec![
-                ("toolUseId", J::Str(&r.id)),
-                (
-                    "content",
-                    J::Arr(vec![J::Obj(vec![("text", J::Str(text))])]),
-                ),
-            ];
+            // An answer in parts keeps them (text, json, image); any other result is its
+            // text, never blank.
+            let content = match r.is_ok() && !r.parts.is_empty() {
+                true => super::parts::bedrock(r, text),
+                false => vec![J::Obj(vec![("text", J::Str(text))])],
+            };
+            let mut b = vec![("toolUseId", J::Str(&r.id)), ("content", J::Arr(content))];
             if !r.is_ok() && status {
                 b.push(("status", J::Str("error")));
             }

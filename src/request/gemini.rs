@@ -134,7 +134,14 @@ pub(super) fn results(cx: Context<'_>, results: &[ToolResult]) -> Box<RawValue> 
                 response.push(("id", J::Str(id)));
             }
             response.push(("name", J::Str(&r.name)));
-            response.push(("response", J::Obj(vec![(key, J::Str(&r.content))])));
+            // Errors are their message; answers in parts give the JSON value itself,
+            // and images as the response's own `parts` (multimodal function responses).
+            let (output, images) = match r.is_ok() {
+                true => super::parts::gemini(r),
+                false => (J::Str(&r.content), None),
+            };
+            response.push(("response", J::Obj(vec![(key, output)])));
+            response.extend(images.map(|images| ("parts", images)));
             J::Obj(vec![("functionResponse", J::Obj(response))])
         })
         .collect();

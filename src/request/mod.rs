@@ -18,6 +18,7 @@ mod bedrock;
 mod gemini;
 mod openai_chat;
 mod openai_responses;
+mod parts;
 
 use crate::assemble::{AssembledMessage, ToolCall};
 use crate::execute::ToolResult;
@@ -26,6 +27,10 @@ use crate::provider::Provider;
 /// A JSON value whose object keys keep the order they are written in.
 pub(crate) enum J<'a> {
     Str(&'a str),
+    /// A string made for this message (a data URL).
+    String(String),
+    /// A parsed JSON value (a tool's JSON content part).
+    Value(&'a serde_json::Value),
     /// JSON written as is (a tool input, a history message, a schema).
     Raw(&'a RawValue),
     Bool(bool),
@@ -38,6 +43,8 @@ impl Serialize for J<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             J::Str(v) => s.serialize_str(v),
+            J::String(v) => s.serialize_str(v),
+            J::Value(v) => v.serialize(s),
             J::Raw(v) => v.serialize(s),
             J::Bool(v) => s.serialize_bool(*v),
             J::Num(v) => s.serialize_u64(*v),

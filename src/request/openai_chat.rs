@@ -121,7 +121,7 @@ pub(super) fn results(results: &[ToolResult]) -> Box<RawValue> {
                 J::Obj(vec![
                     ("role", J::Str("tool")),
                     ("tool_call_id", J::Str(&r.id)),
-                    ("content", J::Str(&r.content)),
+                    ("content", super::parts::openai_chat(r)),
                 ])
             })
             .collect(),

@@ -126,7 +126,7 @@ pub(super) fn results(results: &[ToolResult]) -> Box<RawValue> {
                 J::Obj(vec![
                     ("type", J::Str("function_call_output")),
                     ("call_id", J::Str(&r.id)),
-                    ("output", J::Str(&r.content)),
+                    ("output", super::parts::openai_responses(r)),
                 ])
             })
             .collect(),

@@ -61,6 +61,7 @@ impl Machine<'_> {
             name: call.name.clone(),
             error,
             content,
+            parts: Vec::new(),
             committed: *self.phase != Phase::Abandoned,
         }
     }
@@ -243,6 +244,7 @@ impl Machine<'_> {
             }
             return;
         };
+        let mut parts = Vec::new();
         let (error, content) = match outcome {
             _ if *self.phase == Phase::Abandoned => (
                 Some(ToolErrorKind::Cancelled),
@@ -253,7 +255,11 @@ impl Machine<'_> {
                         .unwrap_or("the turn did not commit")
                 ),
             ),
-            Outcome::Output(Ok(content)) => (None, content),
+            Outcome::Output(Ok(content)) => {
+                let (text, p) = content.into_text_and_parts();
+                parts = p;
+                (None, text)
+            }
             // SPEC §6: "a tool result is never empty (an empty error is replaced by a
             // message naming the failure)"; Anthropic refuses an empty error result and
             // Bedrock blank text.
@@ -272,7 +278,8 @@ impl Machine<'_> {
             Outcome::Panicked => (Some(ToolErrorKind::Panicked), "the tool panicked".into()),
             Outcome::Aborted => (Some(ToolErrorKind::Cancelled), "cancelled".into()),
         };
-        let result = self.result(index, error, content);
+        let mut result = self.result(index, error, content);
+        result.parts = parts;
         // Progress pairs: a call cancelled while it waited for a slot never started.
         if started {
             self.queue.push_back(TurnEvent::Finished {

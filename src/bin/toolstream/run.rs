@@ -88,10 +88,10 @@ fn register(tools: ToolRegistry, name: &str, behaviour: Behaviour) -> ToolRegist
         let behaviour = behaviour.clone();
         Box::pin(async move {
             match behaviour {
-                Behaviour::Echo => Ok(input.to_string()),
+                Behaviour::Echo => Ok(input.to_string().into()),
                 Behaviour::Sleep(ms) => {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
-                    Ok(input.to_string())
+                    Ok(input.to_string().into())
                 }
                 Behaviour::Fail(message) => Err(message),
                 Behaviour::Panic => std::panic::panic_any(SIMULATED_PANIC),
