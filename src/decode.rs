@@ -287,8 +287,10 @@ fn sse(
     .map_err(DecodeError::from)
 }
 
-/// [`sse`], with Gemini's raw JSON error bodies taken out of the bytes (the SSE decoder
-/// sees their lines as comments) and decoded as payloads where they end, in stream order.
+/// [`sse`], watching for Gemini's raw JSON error bodies: the SSE decoder stops before a
+/// line that starts with `{`; from there the body's lines are read by `raw` (and by the
+/// SSE decoder too, to which they are fields it ignores), and the body, once its braces
+/// balance, is decoded as a payload where it ends, in stream order.
 fn sse_with_raw_json(
     d: &mut SseDecoder,
     raw: &mut RawJson,
@@ -299,13 +301,27 @@ fn sse_with_raw_json(
 ) -> Result<(), DecodeError> {
     let mut rest = chunk;
     loop {
+        if !raw.in_body() {
+            let mut fatal = errors.iter().any(|(_, e)| e.is_fatal());
+            let stop = d
+                .push_with_until_brace_line(rest, |e| {
+                    if fatal {
+                        return;
+                    }
+                    if let Err(err) = provider.push_sse_ref(&e, out) {
+                        fatal = err.is_fatal();
+                        errors.push((out.len(), err));
+                    }
+                })
+                .map_err(DecodeError::from)?;
+            let Some(at) = stop else {
+                return Ok(());
+            };
+            raw.begin();
+            rest = &rest[at..];
+        }
         match raw.next(rest) {
             Next::Pass => return sse(d, provider, rest, out, errors),
-            Next::BodyLine { at } => {
-                sse(d, provider, &rest[..at], out, errors)?;
-                sse(d, provider, b":", out, errors)?;
-                rest = &rest[at..];
-            }
             Next::Complete { at } => {
                 sse(d, provider, &rest[..at], out, errors)?;
                 let body = SseEvent::new("message", raw.take_body());

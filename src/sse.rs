@@ -174,7 +174,8 @@ impl SseDecoder {
         if self.append_mid_line(input) {
             return Ok(());
         }
-        self.run::<true, _>(input, &mut |e: SseEventRef<'_>| out.push(e.into_event()))
+        self.run::<true, false, _>(input, &mut |e: SseEventRef<'_>| out.push(e.into_event()))
+            .map(drop)
     }
 
     /// Decodes `input`, handing every event it completes to `sink` as a borrowed
@@ -191,7 +192,27 @@ impl SseDecoder {
         if self.append_mid_line(input) {
             return Ok(());
         }
-        self.run::<false, _>(input, &mut sink)
+        self.run::<false, false, _>(input, &mut sink).map(drop)
+    }
+
+    /// [`push_with`](Self::push_with), stopping before a line that starts with `{`: returns
+    /// that line's position in `input`, the decoder left at its start (feed the rest with
+    /// [`push_with`](Self::push_with) to read it as SSE); `None` when all of `input` was
+    /// read. A JSON object written into the stream without `data:` (Gemini's error bodies)
+    /// starts such a line; no SSE field does.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push).
+    pub(crate) fn push_with_until_brace_line<F: FnMut(SseEventRef<'_>)>(
+        &mut self,
+        input: &[u8],
+        mut sink: F,
+    ) -> Result<Option<usize>, SseError> {
+        if self.append_mid_line(input) {
+            return Ok(None);
+        }
+        self.run::<false, true, _>(input, &mut sink)
     }
 
     /// The middle of a long data line: when the chunk is free of line ends and within both
@@ -219,11 +240,15 @@ impl SseDecoder {
 
     /// `OWNED`: the sink keeps what it is given (`push`), so a large data buffer is handed
     /// over rather than copied.
-    fn run<const OWNED: bool, F: FnMut(SseEventRef<'_>)>(
+    ///
+    /// `STOP_AT_BRACE`: stop before a line that starts with `{` and return its position,
+    /// leaving the decoder at that line's start (for Gemini's raw JSON error bodies, see
+    /// `decode`); `None` when the whole input was read.
+    fn run<const OWNED: bool, const STOP_AT_BRACE: bool, F: FnMut(SseEventRef<'_>)>(
         &mut self,
         input: &[u8],
         sink: &mut F,
-    ) -> Result<(), SseError> {
+    ) -> Result<Option<usize>, SseError> {
         // Fused, even for an empty chunk.
         if self.state == State::Failed {
             return Err(SseError::Failed);
@@ -248,7 +273,7 @@ impl SseDecoder {
                         // Not a BOM after all: replay the bytes that matched so far.
                         self.state = State::LineStart { after_cr: false };
                         let partial = BOM;
-                        self.run::<OWNED, F>(&partial[..matched as usize], sink)?;
+                        self.run::<OWNED, false, F>(&partial[..matched as usize], sink)?;
                     }
                 }
                 State::LineStart { after_cr } => {
@@ -271,6 +296,9 @@ impl SseDecoder {
                         continue;
                     }
                     let b = input[i];
+                    if STOP_AT_BRACE && b == b'{' {
+                        return Ok(Some(i));
+                    }
                     i += 1;
                     match b {
                         b'\n' if after_cr => self.state = State::LineStart { after_cr: false },
@@ -359,7 +387,7 @@ impl SseDecoder {
                     if field == Field::Data && end.is_none() && self.data_line_has_room(n) {
                         self.line_len += n;
                         self.data.extend_from_slice(rest);
-                        return Ok(());
+                        return Ok(None);
                     }
                     // An event of one data line with its blank line whole in the chunk
                     // (nearly every event): dispatched borrowing the value from the input,
@@ -385,9 +413,11 @@ impl SseDecoder {
                         let line_room = self.limits.max_line.saturating_sub(self.line_len);
                         let data_room = self.limits.max_event - self.data.len();
                         if n > data_room && data_room < line_room {
-                            return self.fail(SseError::EventTooLarge {
-                                limit: self.limits.max_event,
-                            });
+                            return self
+                                .fail(SseError::EventTooLarge {
+                                    limit: self.limits.max_event,
+                                })
+                                .map(|()| None);
                         }
                     }
                     self.grow_line(n)?;
@@ -403,7 +433,7 @@ impl SseDecoder {
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Marks the end of input and resets the decoder for a new stream.

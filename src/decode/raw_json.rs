@@ -7,48 +7,42 @@
 //! start with `data: ` is buffered, "When API returns an error message, it comes line by
 //! line. So we buffer the lines until a complete JSON string is read. A complete JSON
 //! string is found when the balance is 0" (counting `{` and `}`), and the object is then
-//! handled as a response, an `error` in it raised. This scanner does the same at the
-//! framing level:
+//! handled as a response, an `error` in it raised.
+//!
+//! The SSE decoder finds where a body starts (it stops before a line that starts with `{`,
+//! which no SSE field does, at no cost to the lines it reads anyway); from there this
+//! scanner reads the body's lines alongside it until the braces balance:
 //!
 //! ```text
-//!  Watching ── a line starting with '{' ──▶ BodyLine (the SSE decoder sees the line as a
-//!     ▲                                        comment: ':' is put before it)
-//!     │                                        │ line end
-//!     │   balance 0: the body is a payload ◀───┤
-//!     │                                        ▼ balance not 0
-//!     └──────────────────────────────── BodyLineStart ── CR/LF (blank) ──▶ stays
-//!                                              └── any other byte ──▶ BodyLine
+//!  (begin) ──▶ BodyLine ── line end, balance 0 ──▶ Complete: the body is a payload
+//!                 ▲   └─── line end, balance not 0 ──▶ BodyLineStart ── CR/LF (blank) ──▶ stays
+//!                 └────────────────────────────────────────┴── any other byte
 //! ```
 //!
-//! Inside a body every non-blank line belongs to it (google-genai would also pass a
+//! The SSE decoder still reads every byte: a body's lines are fields with unknown names to
+//! it (nothing happens), and a blank line inside a body is its blank line as for any other
+//! line. Inside a body every non-blank line belongs to it (google-genai would also pass a
 //! `data: ` line through; a data line inside an unbalanced error object does not occur).
-//! The body is bounded by the SSE event limit. On the normal path (no body) the cost is a
-//! branchless pass over a chunk without line ends (the middle of a data line), else one
-//! `memchr2` pass and a look at the byte after each line end.
-
-use memchr::memchr2_iter;
+//! The body is bounded by the SSE event limit.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Outside a body. `line_start`: the next byte starts a line; `after_cr`: the last
-    /// line ended with CR, so an LF right here belongs to it.
-    Watching { line_start: bool, after_cr: bool },
+    /// Not in a body.
+    Idle,
     /// In a body, inside one of its lines.
     BodyLine,
-    /// In a body, at the start of a line.
+    /// In a body, at the start of a line. `after_cr`: the last line ended with CR, so an
+    /// LF right here belongs to it.
     BodyLineStart { after_cr: bool },
 }
 
-/// What the caller does with the chunk it passed to [`RawJson::next`].
+/// Where a chunk passed to [`RawJson::next`] stands.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Next {
-    /// Hand the whole chunk to the SSE decoder; the scanner read all of it.
+    /// The body goes on past the chunk.
     Pass,
-    /// Hand `chunk[..at]` to the SSE decoder, then `:`; a body line starts at `at`.
-    /// Call again with `chunk[at..]`.
-    BodyLine { at: usize },
-    /// Hand `chunk[..at]` to the SSE decoder, then the body ([`RawJson::take_body`]) to
-    /// the provider decoder. Call again with `chunk[at..]`.
+    /// The body ended with the line end just before `at`: take it
+    /// ([`RawJson::take_body`]); the rest of the chunk is SSE again.
     Complete { at: usize },
     /// The body grew past the limit.
     TooLarge,
@@ -67,25 +61,31 @@ impl RawJson {
     /// A scanner at the start of a stream, bodies bounded by `max` bytes.
     pub(super) fn new(max: usize) -> Self {
         RawJson {
-            state: State::Watching {
-                line_start: true,
-                after_cr: false,
-            },
+            state: State::Idle,
             body: Vec::new(),
             balance: 0,
             max,
         }
     }
 
-    /// Reads `chunk` up to the next thing the caller must act on.
+    /// Whether a body is open.
+    pub(super) fn in_body(&self) -> bool {
+        self.state != State::Idle
+    }
+
+    /// A body starts here (the SSE decoder stopped before a line starting with `{`).
+    pub(super) fn begin(&mut self) {
+        self.state = State::BodyLine;
+        self.body.clear();
+        self.balance = 0;
+    }
+
+    /// Reads `chunk`, in a body, up to the body's end.
     pub(super) fn next(&mut self, chunk: &[u8]) -> Next {
         let mut i = 0;
         loop {
             match self.state {
-                State::Watching {
-                    line_start,
-                    after_cr,
-                } => return self.watch(chunk, i, line_start, after_cr),
+                State::Idle => return Next::Complete { at: i },
                 State::BodyLineStart { after_cr } => {
                     let Some(&b) = chunk.get(i) else {
                         return Next::Pass;
@@ -102,10 +102,7 @@ impl RawJson {
                                 after_cr: b == b'\r',
                             };
                         }
-                        _ => {
-                            self.state = State::BodyLine;
-                            return Next::BodyLine { at: i };
-                        }
+                        _ => self.state = State::BodyLine,
                     }
                 }
                 State::BodyLine => {
@@ -130,64 +127,14 @@ impl RawJson {
                     i += n + 1;
                     let after_cr = rest[n] == b'\r';
                     if self.balance == 0 {
-                        self.state = State::Watching {
-                            line_start: true,
-                            after_cr,
-                        };
+                        // The SSE decoder reads the LF of a CRLF after this as that line's.
+                        self.state = State::Idle;
                         return Next::Complete { at: i };
                     }
                     self.state = State::BodyLineStart { after_cr };
                 }
             }
         }
-    }
-
-    /// The normal path: finds the next line that starts with `{`, from `chunk[i..]`.
-    fn watch(&mut self, chunk: &[u8], i: usize, line_start: bool, after_cr: bool) -> Next {
-        let rest = &chunk[i..];
-        if rest.is_empty() {
-            return Next::Pass;
-        }
-        // A line start carried over from the previous chunk (after a CR, an LF here
-        // belongs to it, and the scan below looks after it).
-        let _ = after_cr;
-        if line_start && rest[0] == b'{' {
-            return self.open(i);
-        }
-        // Most chunks are the middle of a data line: one branchless pass says so, cheaper
-        // than setting up a search on a small chunk.
-        if !may_hold_line_end(rest) {
-            self.state = State::Watching {
-                line_start: false,
-                after_cr: false,
-            };
-            return Next::Pass;
-        }
-        let mut state = State::Watching {
-            line_start: false,
-            after_cr: false,
-        };
-        for k in memchr2_iter(b'\r', b'\n', rest) {
-            match rest.get(k + 1) {
-                Some(b'{') => return self.open(i + k + 1),
-                Some(_) => {}
-                None => {
-                    state = State::Watching {
-                        line_start: true,
-                        after_cr: rest[k] == b'\r',
-                    }
-                }
-            }
-        }
-        self.state = state;
-        Next::Pass
-    }
-
-    fn open(&mut self, at: usize) -> Next {
-        self.state = State::BodyLine;
-        self.body.clear();
-        self.balance = 0;
-        Next::BodyLine { at }
     }
 
     /// The completed body, as text (invalid UTF-8 replaced).
@@ -210,90 +157,66 @@ impl RawJson {
     }
 }
 
-/// False when `bytes` certainly holds no CR or LF; true when it may (it does, or it holds
-/// byte 0x0B or 0x0C, which lie between the two). Each 64-byte block is folded without
-/// branches into one range check per byte, which compiles to a few vector instructions
-/// (the same check the SSE decoder makes before its own search).
-fn may_hold_line_end(bytes: &[u8]) -> bool {
-    let near_end = |b: u8| u8::from(b.wrapping_sub(b'\n') <= b'\r' - b'\n');
-    let mut blocks = bytes.chunks_exact(64);
-    for block in &mut blocks {
-        if block.iter().fold(0, |seen, &b| seen | near_end(b)) != 0 {
-            return true;
-        }
-    }
-    blocks.remainder().iter().any(|&b| near_end(b) != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Runs `input` split at `at`: the SSE bytes (with `:` before body lines) and bodies.
-    fn run(input: &[u8], splits: &[usize]) -> (Vec<u8>, Vec<String>) {
+    /// Reads a body that starts at the start of `input`, split at `splits`: the bodies and
+    /// where the last one ended in `input`.
+    fn run(input: &[u8], splits: &[usize]) -> (Vec<String>, Option<usize>) {
         let mut raw = RawJson::new(1 << 20);
-        let (mut sse, mut bodies) = (Vec::new(), Vec::new());
+        raw.begin();
+        let (mut bodies, mut end) = (Vec::new(), None);
         let mut cuts = vec![0];
         cuts.extend_from_slice(splits);
         cuts.push(input.len());
         for w in cuts.windows(2) {
-            let mut rest = &input[w[0]..w[1]];
-            loop {
-                match raw.next(rest) {
-                    Next::Pass => {
-                        sse.extend_from_slice(rest);
-                        break;
-                    }
-                    Next::BodyLine { at } => {
-                        sse.extend_from_slice(&rest[..at]);
-                        sse.push(b':');
-                        rest = &rest[at..];
-                    }
-                    Next::Complete { at } => {
-                        sse.extend_from_slice(&rest[..at]);
-                        bodies.push(raw.take_body());
-                        rest = &rest[at..];
-                    }
-                    Next::TooLarge => panic!("too large"),
+            if !raw.in_body() {
+                break;
+            }
+            match raw.next(&input[w[0]..w[1]]) {
+                Next::Pass => {}
+                Next::Complete { at } => {
+                    bodies.push(raw.take_body());
+                    end = Some(w[0] + at);
                 }
+                Next::TooLarge => panic!("too large"),
             }
         }
         bodies.extend(raw.finish());
-        (sse, bodies)
+        (bodies, end)
     }
 
-    const STREAM: &[u8] = b"data: {\"a\":1}\r\n\r\n{\r\n  \"error\": {\r\n    \"code\": 499\r\n  }\r\n}\r\ndata: x\n\n";
+    const BODY: &[u8] = b"{\r\n  \"error\": {\r\n\r\n    \"code\": 499\r\n  }\r\n}\r\ndata: x\n\n";
 
     #[test]
-    fn a_body_is_read_and_commented_out() {
-        let (sse, bodies) = run(STREAM, &[]);
+    fn a_body_ends_where_its_braces_balance() {
+        let (bodies, end) = run(BODY, &[]);
         assert_eq!(bodies, ["{\n  \"error\": {\n    \"code\": 499\n  }\n}"]);
-        assert_eq!(
-            sse,
-            b"data: {\"a\":1}\r\n\r\n:{\r\n:  \"error\": {\r\n:    \"code\": 499\r\n:  }\r\n:}\r\ndata: x\n\n"
-        );
+        // Just after the CR of the closing line: the LF is the SSE decoder's to read.
+        assert_eq!(&BODY[end.unwrap()..], b"\ndata: x\n\n");
     }
 
     #[test]
     fn every_split_point_and_every_byte_alone_give_the_same() {
-        let whole = run(STREAM, &[]);
-        for at in 0..=STREAM.len() {
-            assert_eq!(run(STREAM, &[at]), whole, "split at {at}");
+        let whole = run(BODY, &[]);
+        for at in 0..=BODY.len() {
+            assert_eq!(run(BODY, &[at]), whole, "split at {at}");
         }
-        let bytes: Vec<usize> = (1..STREAM.len()).collect();
-        assert_eq!(run(STREAM, &bytes), whole);
+        let bytes: Vec<usize> = (1..BODY.len()).collect();
+        assert_eq!(run(BODY, &bytes), whole);
     }
 
     #[test]
     fn line_ends_cr_lf_and_crlf_and_one_line_bodies() {
         for input in [
-            &b"data: a\r\r{\"error\":{}}\r"[..],
-            b"data: a\n\n{\"error\":{}}\n",
-            b"data: a\r\n\r\n{\"error\":{}}\r\n",
+            &b"{\"error\":{}}\r"[..],
+            b"{\"error\":{}}\n",
+            b"{\"error\":{}}\r\n",
             b"{\"error\":{}}",
         ] {
             let whole = run(input, &[]);
-            assert_eq!(whole.1, ["{\"error\":{}}"], "{input:?}");
+            assert_eq!(whole.0, ["{\"error\":{}}"], "{input:?}");
             for at in 0..=input.len() {
                 assert_eq!(run(input, &[at]), whole, "{input:?} split at {at}");
             }
@@ -301,18 +224,14 @@ mod tests {
     }
 
     #[test]
-    fn braces_inside_data_lines_and_an_unbalanced_end_are_not_bodies() {
-        assert_eq!(run(b"data: {\n\ndata: }{\n\n", &[]).1, Vec::<String>::new());
-        assert_eq!(
-            run(b"data: a\n\n{\n  \"error\": {\n", &[]).1,
-            Vec::<String>::new()
-        );
+    fn an_unbalanced_end_is_not_a_body() {
+        assert_eq!(run(b"{\n  \"error\": {\n", &[]).0, Vec::<String>::new());
     }
 
     #[test]
     fn a_body_past_the_limit_is_refused() {
         let mut raw = RawJson::new(8);
-        assert_eq!(raw.next(b"{"), Next::BodyLine { at: 0 });
+        raw.begin();
         assert_eq!(raw.next(b"{\"error\": 1}\n"), Next::TooLarge);
     }
 }

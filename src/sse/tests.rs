@@ -523,3 +523,39 @@ fn large_data_handed_over_matches_borrowed_delivery() {
         assert_eq!(borrowed(size), want, "push_with, chunks of {size}");
     }
 }
+
+/// `push_with_until_brace_line` stops exactly before every line that starts with `{` (and
+/// nowhere else: not at `{` inside a value, not after a BOM), whatever the chunking; fed
+/// the rest with `push_with`, it gives the events `push_with` alone gives.
+#[test]
+fn stops_before_lines_that_start_with_a_brace() {
+    let input: &[u8] =
+        b"\xEF\xBB\xBFdata: {\"a\":1}\r\n\r\n{\r\n  \"error\": {}\r\n}\r\ndata: {x\n\n{\"b\":2}";
+    let starts: Vec<usize> = (0..input.len())
+        .filter(|&i| input[i] == b'{' && i > 0 && matches!(input[i - 1], b'\n' | b'\r'))
+        .collect();
+    assert_eq!(starts.len(), 2);
+    let plain = decode_whole(input);
+    for size in 1..=input.len() {
+        let mut d = SseDecoder::new();
+        let (mut events, mut stops) = (Vec::new(), Vec::new());
+        for (k, chunk) in input.chunks(size).enumerate() {
+            let mut rest = chunk;
+            let mut offset = k * size;
+            while let Some(at) = d
+                .push_with_until_brace_line(rest, |e| events.push(e.to_event()))
+                .unwrap()
+            {
+                stops.push(offset + at);
+                // Read the `{` as SSE, then watch again.
+                d.push_with(&rest[at..at + 1], |e| events.push(e.to_event()))
+                    .unwrap();
+                offset += at + 1;
+                rest = &rest[at + 1..];
+            }
+        }
+        d.finish().unwrap();
+        assert_eq!(stops, starts, "chunks of {size}");
+        assert_eq!(events, plain, "chunks of {size}");
+    }
+}
