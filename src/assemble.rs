@@ -557,17 +557,23 @@ impl Assembler {
                 if b.stopped {
                     return Err(AssembleError::DeltaAfterStop { index: *index });
                 }
+                // A verbatim replaces the block's earlier one: only the difference counts.
+                let replaced = match delta {
+                    Delta::Verbatim(_) => b.verbatim.as_ref().map_or(0, String::len),
+                    _ => 0,
+                };
                 if let Delta::Text(t)
                 | Delta::Thinking(t)
                 | Delta::Signature(t)
                 | Delta::Verbatim(t) = delta
                 {
-                    if self.text_bytes + t.len() > self.limits.max_text_bytes {
+                    let text_bytes = self.text_bytes - replaced;
+                    if text_bytes + t.len() > self.limits.max_text_bytes {
                         return Err(AssembleError::TextTooLarge {
                             limit: self.limits.max_text_bytes,
                         });
                     }
-                    self.text_bytes += t.len();
+                    self.text_bytes = text_bytes + t.len();
                 }
                 match delta {
                     Delta::Text(t) | Delta::Thinking(t) => b.text.push_str(t),

@@ -236,7 +236,9 @@ impl StreamDecoder {
                 self.truncated = d.finish()?;
                 // google-genai reads a last line without its line end: a balanced body there
                 // is complete.
-                if let Some(body) = self.raw_json.as_mut().and_then(RawJson::finish) {
+                let gemini = matches!(self.provider.provider(), None | Some(Provider::Gemini));
+                let body = self.raw_json.as_mut().and_then(RawJson::finish);
+                if let Some(body) = body.filter(|_| gemini) {
                     self.provider
                         .push_sse(&SseEvent::new("message", body), out)?;
                 }
@@ -322,10 +324,17 @@ fn sse_with_raw_json(
         }
         match raw.next(rest) {
             Next::Pass => return sse(d, provider, rest, out, errors),
+            Next::Abandoned { at } => {
+                sse(d, provider, &rest[..at], out, errors)?;
+                rest = &rest[at..];
+            }
             Next::Complete { at } => {
                 sse(d, provider, &rest[..at], out, errors)?;
                 let body = SseEvent::new("message", raw.take_body());
-                if !errors.iter().any(|(_, e)| e.is_fatal()) {
+                // Gemini's only: under `auto`, decided by what the stream said before the
+                // body (whatever the chunking), never by where a chunk happened to end.
+                let gemini = matches!(provider.provider(), None | Some(Provider::Gemini));
+                if gemini && !errors.iter().any(|(_, e)| e.is_fatal()) {
                     if let Err(err) = provider.push_sse(&body, out) {
                         errors.push((out.len(), err));
                     }

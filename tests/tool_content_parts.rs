@@ -79,7 +79,7 @@ async fn next_message(provider: Provider) -> String {
             assert_eq!(
                 o.results[0].content,
                 format!(
-                    "chart for x\n{{\"points\":3}}\n[image/png image of 8 bytes, not shown: this API takes no images in tool results]"
+                    "chart for x\n{{\"points\":3}}\n[image/png image of 8 bytes, left out: not content this API takes in a tool result]"
                 )
             );
             return o.results_message.unwrap().get().to_owned();
@@ -115,7 +115,7 @@ parts_case!(
     Provider::OpenAiChat,
     concat!(
         r#"[{"role":"tool","tool_call_id":"call_1","content":"chart for x\n{\"points\":3}\n"#,
-        r#"[image/png image of 8 bytes, not shown: this API takes no images in tool results]"},"#,
+        r#"[image/png image of 8 bytes, left out: not content this API takes in a tool result]"},"#,
         r#"{"role":"tool","tool_call_id":"call_2","content":"{\"mean\":1.5}"}]"#
     )
 );
@@ -155,3 +155,64 @@ parts_case!(
         r#"{"toolResult":{"toolUseId":"call_2","content":[{"json":{"mean":1.5}}]}}]}"#
     )
 );
+
+/// An image of a type the API does not take (Anthropic, OpenAI and Bedrock take jpeg, png,
+/// gif and webp; anything else is a 400) goes as a note in text.
+#[tokio::test]
+async fn images_of_other_types_go_as_a_note() {
+    let events = vec![
+        StreamEvent::BlockStart {
+            index: 0,
+            block: Block::ToolUse {
+                id: "call_1".into(),
+                name: "scan".into(),
+            },
+        },
+        StreamEvent::BlockStop { index: 0 },
+        StreamEvent::MessageDelta {
+            stop_reason: Some(StopReason::new(StopKind::ToolUse, "tool_use")),
+            usage: Usage::default(),
+        },
+        StreamEvent::MessageStop,
+    ];
+    let note =
+        "[image/bmp image of 8 bytes, left out: not content this API takes in a tool result]";
+    for (provider, want) in [
+        (
+            Provider::Anthropic,
+            format!(
+                r#"{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"call_1","content":[{{"type":"text","text":"{note}"}}]}}]}}"#
+            ),
+        ),
+        (
+            Provider::OpenAiResponses,
+            format!(
+                r#"[{{"type":"function_call_output","call_id":"call_1","output":[{{"type":"input_text","text":"{note}"}}]}}]"#
+            ),
+        ),
+        (
+            Provider::Bedrock,
+            format!(
+                r#"{{"role":"user","content":[{{"toolResult":{{"toolUseId":"call_1","content":[{{"text":"{note}"}}]}}}}]}}"#
+            ),
+        ),
+    ] {
+        let tools = ToolRegistry::new().with_raw_fn("scan", |_| {
+            Box::pin(async { Ok(ContentPart::image_base64("image/bmp", "Qk0AAAAAAAA=").into()) })
+        });
+        let stream = futures_util::stream::iter(
+            events
+                .clone()
+                .into_iter()
+                .map(Ok::<_, std::convert::Infallible>),
+        );
+        let mut turn = TurnStream::new(stream, Arc::new(tools), TurnConfig::new(provider));
+        let mut got = None;
+        while let Some(event) = turn.next().await {
+            if let TurnEvent::Outcome(o) = event.unwrap() {
+                got = o.results_message.map(|m| m.get().to_owned());
+            }
+        }
+        assert_eq!(got.as_deref(), Some(want.as_str()), "{provider}");
+    }
+}

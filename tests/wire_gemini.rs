@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use toolstream::{
-    tool::ToolDefinition, ByteStreamExt, DispatchPolicy, ModelClient, Provider, StopKind,
-    StreamDecoder, ToolOptions, ToolRegistry, TurnConfig, TurnEvent, TurnOutcome, TurnStream,
+    tool::ToolDefinition, ByteStreamExt, DispatchPolicy, ModelClient, Provider, ProviderChoice,
+    StopKind, StreamDecoder, StreamEvent, ToolOptions, ToolRegistry, TurnConfig, TurnEvent,
+    TurnOutcome, TurnStream,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -288,4 +289,27 @@ fn tool_schemas_go_under_parameters_json_schema() {
     assert_eq!(declaration["parametersJsonSchema"], schema, "{body}");
     assert!(declaration.get("parameters").is_none(), "{body}");
     assert_eq!(declaration["name"], "half");
+}
+
+/// Under `auto`, a raw JSON body is Gemini's only: after a stream that showed itself as
+/// another provider's it is ignored, whatever the chunking (the same bytes in one chunk
+/// and split after the first event once gave different events).
+#[test]
+fn a_raw_json_body_after_another_providers_event_is_ignored_at_every_split_point() {
+    let body: &[u8] = concat!(
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,",
+        "\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n",
+        "{\"error\":{\"message\":\"boom\",\"code\":500}}\n"
+    )
+    .as_bytes();
+    let (whole, errors) = common::decode_chunks(ProviderChoice::Auto, [body]);
+    assert_eq!(errors, Vec::<String>::new());
+    assert!(
+        !whole.iter().any(|e| matches!(e, StreamEvent::Error(_))),
+        "{whole:?}"
+    );
+    for at in 0..=body.len() {
+        let (split, _) = common::decode_chunks(ProviderChoice::Auto, [&body[..at], &body[at..]]);
+        assert_eq!(split, whole, "split at {at}");
+    }
 }

@@ -242,3 +242,33 @@ fn nesting_deeper_than_the_limit_is_named() {
         "past serde_json's own limit"
     );
 }
+
+/// A verbatim replaces the block's earlier one, so only the latest counts against the text
+/// limit: a provider that restates its state piece by piece never trips it, one larger
+/// than the limit still does.
+#[test]
+fn a_replaced_verbatim_counts_once_against_the_text_limit() {
+    let limits = AssembleLimits::new().max_text_bytes(NonZeroUsize::new(100).unwrap());
+    let mut asm = Assembler::with_limits(limits);
+    let block = |i| StreamEvent::BlockStart {
+        index: i,
+        block: Block::RedactedThinking,
+    };
+    let verbatim = |i, n: usize| StreamEvent::BlockDelta {
+        index: i,
+        delta: Delta::Verbatim(format!("\"{}\"", "x".repeat(n))),
+    };
+    asm.push(&block(0)).unwrap();
+    for n in 1..=90 {
+        asm.push(&verbatim(0, n)).unwrap();
+    }
+    assert_eq!(
+        asm.message().blocks[0].verbatim.as_deref().unwrap().len(),
+        92
+    );
+    asm.push(&block(1)).unwrap();
+    assert_eq!(
+        asm.push(&verbatim(1, 20)),
+        Err(AssembleError::TextTooLarge { limit: 100 })
+    );
+}

@@ -20,10 +20,11 @@
 //! ```
 //!
 //! The SSE decoder still reads every byte: a body's lines are fields with unknown names to
-//! it (nothing happens), and a blank line inside a body is its blank line as for any other
-//! line. Inside a body every non-blank line belongs to it (google-genai would also pass a
-//! `data: ` line through; a data line inside an unbalanced error object does not occur).
-//! The body is bounded by the SSE event limit.
+//! it (nothing happens). Inside a body every non-blank line belongs to it (google-genai
+//! would also pass a `data: ` line through; a data line inside an unbalanced error object
+//! does not occur); a blank line before the braces balance ends the watch with no body (a
+//! stray `{` line must not swallow the stream). The body is bounded by the SSE event
+//! limit.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -44,6 +45,9 @@ pub(super) enum Next {
     /// The body ended with the line end just before `at`: take it
     /// ([`RawJson::take_body`]); the rest of the chunk is SSE again.
     Complete { at: usize },
+    /// A blank line before the braces balanced (at `at`): it was not a body (a lone `{`
+    /// line); the rest of the chunk, the blank line included, is SSE again.
+    Abandoned { at: usize },
     /// The body grew past the limit.
     TooLarge,
 }
@@ -95,12 +99,14 @@ impl RawJson {
                             i += 1;
                             self.state = State::BodyLineStart { after_cr: false };
                         }
-                        // A blank line: SSE's (it may end an event), not the body's.
+                        // A blank line before the braces balance: no error body has one
+                        // (google-genai skips blank lines, but a line that opened a brace
+                        // and never closed it must not swallow the rest of the stream: an
+                        // SSE event ends at the next blank line).
                         b'\r' | b'\n' => {
-                            i += 1;
-                            self.state = State::BodyLineStart {
-                                after_cr: b == b'\r',
-                            };
+                            self.state = State::Idle;
+                            self.body.clear();
+                            return Next::Abandoned { at: i };
                         }
                         _ => self.state = State::BodyLine,
                     }
@@ -175,7 +181,7 @@ mod tests {
                 break;
             }
             match raw.next(&input[w[0]..w[1]]) {
-                Next::Pass => {}
+                Next::Pass | Next::Abandoned { .. } => {}
                 Next::Complete { at } => {
                     bodies.push(raw.take_body());
                     end = Some(w[0] + at);
@@ -187,7 +193,7 @@ mod tests {
         (bodies, end)
     }
 
-    const BODY: &[u8] = b"{\r\n  \"error\": {\r\n\r\n    \"code\": 499\r\n  }\r\n}\r\ndata: x\n\n";
+    const BODY: &[u8] = b"{\r\n  \"error\": {\r\n    \"code\": 499\r\n  }\r\n}\r\ndata: x\n\n";
 
     #[test]
     fn a_body_ends_where_its_braces_balance() {
@@ -226,6 +232,29 @@ mod tests {
     #[test]
     fn an_unbalanced_end_is_not_a_body() {
         assert_eq!(run(b"{\n  \"error\": {\n", &[]).0, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_blank_line_before_the_braces_balance_ends_the_watch() {
+        for input in [
+            &b"{ stray\n\ndata: {}\n\n"[..],
+            b"{ stray\r\n\r\n",
+            b"{\r\r",
+        ] {
+            let whole = run(input, &[]);
+            assert_eq!(whole, (Vec::new(), None), "{input:?}");
+            for at in 0..=input.len() {
+                assert_eq!(run(input, &[at]), whole, "{input:?} split at {at}");
+            }
+        }
+        // Where the watch ends: at the blank line, which the SSE decoder then reads.
+        let mut raw = RawJson::new(1 << 10);
+        raw.begin();
+        assert_eq!(
+            raw.next(b"{ stray\r\n\r\ndata: x"),
+            Next::Abandoned { at: 9 }
+        );
+        assert!(!raw.in_body());
     }
 
     #[test]

@@ -120,6 +120,31 @@ const MAX_BLOCKS: usize = 4096;
 /// text limit, 16 MiB.
 const MAX_REDACTED_BYTES: usize = 16 * 1024 * 1024;
 
+/// A block's `reasoningContent` with its `redactedContent`, written once at the block's
+/// stop: one piece (the usual case) as received; several decoded, joined and encoded
+/// again, since base64 strings do not concatenate (pieces that are not base64 are joined
+/// as text).
+fn redacted(pieces: Vec<String>) -> Delta {
+    let joined = match <[String; 1]>::try_from(pieces) {
+        Ok([one]) => one,
+        Err(pieces) => {
+            let b64 = &base64::engine::general_purpose::STANDARD;
+            let mut bytes = Vec::new();
+            let decoded = pieces
+                .iter()
+                .try_for_each(|p| b64.decode_vec(p.as_bytes(), &mut bytes));
+            match decoded {
+                Ok(()) => b64.encode(bytes),
+                Err(_) => pieces.concat(),
+            }
+        }
+    };
+    let json = serde_json::to_string(&joined).expect("a string always serializes");
+    Delta::Verbatim(format!(
+        r#"{{"reasoningContent":{{"redactedContent":{json}}}}}"#
+    ))
+}
+
 /// Decoder for Bedrock event-stream messages. See the [module docs](self).
 #[derive(Debug, Default, Clone)]
 pub struct BedrockDecoder {
@@ -127,9 +152,11 @@ pub struct BedrockDecoder {
     started: HashSet<usize>,
     /// Set once `chunk` frames show an InvokeModel stream of Anthropic events.
     invoke: Option<AnthropicDecoder>,
-    /// `redactedContent` received so far, by block (base64, as received when it came in
-    /// one piece).
-    redacted: HashMap<usize, String>,
+    /// `redactedContent` pieces received so far, by block (base64, as received), written
+    /// out once, at the block's stop.
+    redacted: HashMap<usize, Vec<String>>,
+    /// Their bytes, all blocks together.
+    redacted_bytes: usize,
 }
 
 impl BedrockDecoder {
@@ -187,6 +214,7 @@ impl BedrockDecoder {
         match event {
             "messageStart" => {
                 self.redacted.clear();
+                self.redacted_bytes = 0;
                 out.push(StreamEvent::MessageStart {
                     id: None,
                     model: None,
@@ -226,8 +254,8 @@ impl BedrockDecoder {
                     (block, vec![Delta::ToolInput(input)])
                 } else if let Some(r) = d.reasoning_content {
                     if let Some(blob) = r.redacted_content {
-                        let verbatim = self.redacted(index, &blob, event)?;
-                        (Block::RedactedThinking, vec![verbatim])
+                        self.redacted_piece(index, blob.into_owned(), event)?;
+                        (Block::RedactedThinking, Vec::new())
                     } else {
                         // One delta may carry both.
                         let text = r.text.map(|t| Delta::Thinking(t.into_owned()));
@@ -259,6 +287,10 @@ impl BedrockDecoder {
                 let index = p
                     .content_block_index
                     .ok_or_else(|| missing("missing `contentBlockIndex`"))?;
+                if let Some(pieces) = self.redacted.remove(&index) {
+                    let delta = redacted(pieces);
+                    out.push(StreamEvent::BlockDelta { index, delta });
+                }
                 out.push(StreamEvent::BlockStop { index });
             }
             "messageStop" => {
@@ -302,38 +334,23 @@ impl BedrockDecoder {
         Ok(())
     }
 
-    /// The block's `reasoningContent` with every `redactedContent` piece so far. One piece
-    /// (the usual case) is kept as received; several are decoded, joined and encoded again,
-    /// since base64 strings do not concatenate.
-    fn redacted(&mut self, index: usize, blob: &str, event: &str) -> Result<Delta, DecodeError> {
-        let too_large = || DecodeError::InvalidField {
-            provider: Provider::Bedrock,
-            event: event.to_owned(),
-            reason: "more than 16 MiB of redactedContent in one message",
-        };
-        let total: usize = self.redacted.values().map(String::len).sum();
-        if total + blob.len() > MAX_REDACTED_BYTES {
-            return Err(too_large());
+    /// Keeps one `redactedContent` piece of block `index` (bounded: 16 MiB in all).
+    fn redacted_piece(
+        &mut self,
+        index: usize,
+        blob: String,
+        event: &str,
+    ) -> Result<(), DecodeError> {
+        if self.redacted_bytes + blob.len() > MAX_REDACTED_BYTES {
+            return Err(DecodeError::InvalidField {
+                provider: Provider::Bedrock,
+                event: event.to_owned(),
+                reason: "more than 16 MiB of redactedContent in one message",
+            });
         }
-        let joined = match self.redacted.remove(&index) {
-            None => blob.to_owned(),
-            Some(before) => {
-                let b64 = &base64::engine::general_purpose::STANDARD;
-                match (b64.decode(&before), b64.decode(blob)) {
-                    (Ok(mut bytes), Ok(more)) => {
-                        bytes.extend(more);
-                        b64.encode(bytes)
-                    }
-                    // Not base64 after all: kept as text, joined as text.
-                    _ => before + blob,
-                }
-            }
-        };
-        let json = serde_json::to_string(&joined).expect("a string always serializes");
-        self.redacted.insert(index, joined);
-        Ok(Delta::Verbatim(format!(
-            r#"{{"reasoningContent":{{"redactedContent":{json}}}}}"#
-        )))
+        self.redacted_bytes += blob.len();
+        self.redacted.entry(index).or_default().push(blob);
+        Ok(())
     }
 
     fn start(&mut self, index: usize, event: &str) -> Result<(), DecodeError> {
@@ -379,6 +396,7 @@ mod tests {
         encode_message(&headers, payload.to_string().as_bytes())
     }
 
+    /// The deltas of block 0, then its stop.
     fn decode(deltas: &[Value]) -> Vec<StreamEvent> {
         let mut d = StreamDecoder::new(Provider::Bedrock);
         let mut out = Vec::new();
@@ -387,6 +405,8 @@ mod tests {
             d.push(&frame("contentBlockDelta", payload), &mut out)
                 .unwrap();
         }
+        let stop = json!({"contentBlockIndex": 0});
+        d.push(&frame("contentBlockStop", stop), &mut out).unwrap();
         out
     }
 
@@ -406,6 +426,7 @@ mod tests {
                 },
                 delta(Delta::Thinking("hm".into())),
                 delta(Delta::Signature("c2ln".into())),
+                StreamEvent::BlockStop { index: 0 },
             ]
         );
     }
@@ -424,12 +445,11 @@ mod tests {
                     index: 0,
                     block: Block::RedactedThinking
                 },
-                delta(Delta::Verbatim(
-                    r#"{"reasoningContent":{"redactedContent":"AAEC"}}"#.into()
-                )),
+                // Written once, at the block's stop: linear in the pieces.
                 delta(Delta::Verbatim(
                     r#"{"reasoningContent":{"redactedContent":"AAECAwQ="}}"#.into()
                 )),
+                StreamEvent::BlockStop { index: 0 },
             ]
         );
     }

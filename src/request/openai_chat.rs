@@ -3,11 +3,14 @@
 //! What goes back on the assistant message besides `content` and `tool_calls` is what the
 //! decoder marked with [`Delta::Verbatim`](crate::Delta::Verbatim) (see
 //! `provider::openai_chat`):
-//! - the reasoning text, under the field it arrived in (`reasoning_content` or
-//!   `reasoning`, named by the thinking block's verbatim). DeepSeek, "Thinking Mode": "for
-//!   turns that do perform tool calls, the `reasoning_content` must be fully passed back to
-//!   the API in all subsequent requests. If your code does not correctly pass back
-//!   `reasoning_content`, the API will return a 400 error";
+//! - the reasoning text when it arrived as `reasoning_content` (the field is named by the
+//!   thinking block's verbatim). DeepSeek, "Thinking Mode": "for turns that do perform
+//!   tool calls, the `reasoning_content` must be fully passed back to the API in all
+//!   subsequent requests. If your code does not correctly pass back `reasoning_content`,
+//!   the API will return a 400 error". Reasoning that arrived as `reasoning` (Groq,
+//!   OpenRouter) is not echoed: Groq refuses the field ("'messages.1' : for
+//!   'role:assistant' ... property 'reasoning' is unsupported"), and OpenRouter keeps its
+//!   reasoning in `reasoning_details`;
 //! - OpenRouter's `reasoning_details` array as received (pieces merged). OpenRouter,
 //!   "Reasoning Tokens", "Preserving Reasoning Blocks": pass `reasoning_details` back on
 //!   the assistant message, unmodified;
@@ -39,7 +42,8 @@ fn null() -> &'static RawValue {
     serde_json::from_str("null").expect("`null` is JSON")
 }
 
-/// The field the reasoning text goes back in: the one it arrived in.
+/// The field the reasoning text goes back in: `reasoning_content` when it arrived there;
+/// none for `reasoning` (see the module docs).
 fn reasoning_field(message: &AssembledMessage) -> Option<&'static str> {
     let named = message.blocks.iter().find_map(|b| match b.block {
         Block::Thinking => b.verbatim.as_deref(),
@@ -47,7 +51,6 @@ fn reasoning_field(message: &AssembledMessage) -> Option<&'static str> {
     })?;
     match serde_json::from_str::<&str>(named).ok()? {
         "reasoning_content" => Some("reasoning_content"),
-        "reasoning" => Some("reasoning"),
         _ => None,
     }
 }

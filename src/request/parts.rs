@@ -14,6 +14,15 @@ use super::J;
 use crate::execute::ToolResult;
 use crate::tool::{joined_text, ContentPart};
 
+/// The image types Anthropic, OpenAI and Bedrock all take ("image/jpeg, image/png,
+/// image/gif, image/webp"); another goes as a note in text.
+fn web_image(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "image/jpeg" | "image/png" | "image/gif" | "image/webp"
+    )
+}
+
 /// A text part that a provider would refuse as blank (Anthropic: "text content blocks must
 /// be non-empty"; Bedrock: "The text field in the ContentBlock object is blank").
 fn blank(part: &ContentPart) -> bool {
@@ -31,7 +40,7 @@ pub(super) fn anthropic(r: &ToolResult) -> J<'_> {
         .iter()
         .filter(|p| !blank(p))
         .map(|p| match p {
-            ContentPart::Image { media_type, data } => J::Obj(vec![
+            ContentPart::Image { media_type, data } if web_image(media_type) => J::Obj(vec![
                 ("type", J::Str("image")),
                 (
                     "source",
@@ -71,7 +80,7 @@ pub(super) fn openai_responses(r: &ToolResult) -> J<'_> {
         r.parts
             .iter()
             .map(|p| match p {
-                ContentPart::Image { media_type, data } => J::Obj(vec![
+                ContentPart::Image { media_type, data } if web_image(media_type) => J::Obj(vec![
                     ("type", J::Str("input_image")),
                     (
                         "image_url",

@@ -53,7 +53,7 @@ impl ContentPart {
                 // Base64 length to bytes: 3 per 4 characters, less the padding.
                 let padding = data.bytes().rev().take_while(|&b| b == b'=').count();
                 let bytes = (data.len() / 4 * 3).saturating_sub(padding);
-                format!("[{media_type} image of {bytes} bytes, not shown: this API takes no images in tool results]")
+                format!("[{media_type} image of {bytes} bytes, left out: not content this API takes in a tool result]")
             }
         }
     }
@@ -142,7 +142,7 @@ mod tests {
         ]);
         assert_eq!(
             content.text(),
-            "chart:\n{\"a\":1}\n[image/png image of 8 bytes, not shown: this API takes no images in tool results]"
+            "chart:\n{\"a\":1}\n[image/png image of 8 bytes, left out: not content this API takes in a tool result]"
         );
         let (text, parts) = ToolContent::from("plain").into_text_and_parts();
         assert_eq!((text.as_str(), parts.len()), ("plain", 0));

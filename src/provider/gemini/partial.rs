@@ -26,6 +26,7 @@
 //! does not run).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -51,11 +52,32 @@ pub(super) struct PartialArg<'a> {
 /// A value in the arguments being built.
 #[derive(Debug, Clone)]
 enum Node {
-    Object(Vec<(String, Node)>),
+    Object(Members),
     Array(Vec<Node>),
     Str(String),
     /// A number, a boolean or null, as JSON text.
     Scalar(String),
+}
+
+/// An object's members in the order they first came, with an index by key: a piece finds
+/// its member in constant time, so a call of many keys costs linear time.
+#[derive(Debug, Clone, Default)]
+struct Members {
+    order: Vec<(String, Node)>,
+    index: HashMap<String, usize>,
+}
+
+impl Members {
+    fn find(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    fn push(&mut self, key: &str, node: Node) -> usize {
+        let i = self.order.len();
+        self.index.insert(key.to_owned(), i);
+        self.order.push((key.to_owned(), node));
+        i
+    }
 }
 
 /// One step of a JSON path.
@@ -68,7 +90,7 @@ enum Step {
 /// The arguments of one streamed call, so far.
 #[derive(Debug, Clone)]
 pub(super) struct PartialCall {
-    root: Vec<(String, Node)>,
+    root: Members,
     /// The path of the last piece when it said more of it follows.
     continuing: Option<String>,
     bytes: usize,
@@ -77,7 +99,7 @@ pub(super) struct PartialCall {
 impl PartialCall {
     pub(super) fn new() -> Self {
         PartialCall {
-            root: Vec::new(),
+            root: Members::default(),
             continuing: None,
             bytes: 0,
         }
@@ -128,7 +150,7 @@ impl PartialCall {
         let mut parent: Option<&mut Node> = None;
         for (i, step) in parents.iter().enumerate() {
             let fresh = match &steps[i + 1] {
-                Step::Key(_) => Node::Object(Vec::new()),
+                Step::Key(_) => Node::Object(Members::default()),
                 Step::Index(_) => Node::Array(Vec::new()),
             };
             parent = Some(match parent {
@@ -207,21 +229,18 @@ const SHAPE: &str = "partialArgs jsonPath does not match the shape built so far"
 
 /// The member `step` of an object, created as `fresh` when missing.
 fn member<'n>(
-    members: &'n mut Vec<(String, Node)>,
+    members: &'n mut Members,
     step: &Step,
     fresh: Node,
 ) -> Result<&'n mut Node, &'static str> {
     let Step::Key(key) = step else {
         return Err(SHAPE);
     };
-    let i = match members.iter().position(|(k, _)| k == key) {
+    let i = match members.find(key) {
         Some(i) => i,
-        None => {
-            members.push((key.clone(), fresh));
-            members.len() - 1
-        }
+        None => members.push(key, fresh),
     };
-    Ok(&mut members[i].1)
+    Ok(&mut members.order[i].1)
 }
 
 /// The child `step` of `node`, created as `fresh` when missing. Array items come in
@@ -243,7 +262,7 @@ fn child<'n>(node: &'n mut Node, step: &Step, fresh: Node) -> Result<&'n mut Nod
 
 /// Sets member `step` of an object to `value`, or continues the string there.
 fn put(
-    members: &mut Vec<(String, Node)>,
+    members: &mut Members,
     step: &Step,
     value: Node,
     continues: bool,
@@ -251,10 +270,10 @@ fn put(
     let Step::Key(key) = step else {
         return Err(SHAPE);
     };
-    match members.iter().position(|(k, _)| k == key) {
-        Some(i) => combine(&mut members[i].1, value, continues),
+    match members.find(key) {
+        Some(i) => combine(&mut members.order[i].1, value, continues),
         None => {
-            members.push((key.clone(), value));
+            members.push(key, value);
             Ok(())
         }
     }
@@ -318,9 +337,9 @@ fn write_string(s: &str, out: &mut String) {
     out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
 }
 
-fn write_object(members: &[(String, Node)], out: &mut String) {
+fn write_object(members: &Members, out: &mut String) {
     out.push('{');
-    for (i, (k, v)) in members.iter().enumerate() {
+    for (i, (k, v)) in members.order.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

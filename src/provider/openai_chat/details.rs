@@ -22,6 +22,7 @@
 //! other than the three strings are kept as the bytes received.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -40,14 +41,16 @@ pub(super) struct TooLarge(pub(super) &'static str);
 #[derive(Debug, Default, Clone)]
 pub(super) struct ReasoningDetails {
     blocks: Vec<Detail>,
+    /// The latest block of each key: a piece finds the block it continues in constant time.
+    by_key: HashMap<(String, Option<String>), usize>,
     bytes: usize,
 }
 
 #[derive(Debug, Clone)]
 struct Detail {
-    /// The raw `index` and the `type` string, when the piece had an index.
-    key: Option<(String, Option<String>)>,
     fields: Vec<(String, Field)>,
+    /// Each field's position in `fields`.
+    by_name: HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,22 +113,19 @@ impl ReasoningDetails {
             let kind = raw("type").and_then(|t| serde_json::from_str::<String>(t.get()).ok());
             (index.get().to_owned(), kind)
         });
-        let at = match &key {
-            Some(key) => self
-                .blocks
-                .iter()
-                .rposition(|b| b.key.as_ref() == Some(key)),
-            None => None,
-        };
+        let at = key.as_ref().and_then(|key| self.by_key.get(key).copied());
         let at = match at {
             Some(at) => at,
             None => {
                 if self.blocks.len() >= MAX_BLOCKS {
                     return Err(TooLarge("more than 4096 reasoning details in one message"));
                 }
+                if let Some(key) = key {
+                    self.by_key.insert(key, self.blocks.len());
+                }
                 self.blocks.push(Detail {
-                    key,
                     fields: Vec::new(),
+                    by_name: HashMap::new(),
                 });
                 self.blocks.len() - 1
             }
@@ -140,12 +140,16 @@ impl ReasoningDetails {
             } else {
                 None
             };
-            let fields = &mut self.blocks[at].fields;
-            match (fields.iter_mut().find(|(k, _)| *k == name), joined) {
-                (Some((_, Field::Joined(old))), Some(more)) => old.push_str(&more),
+            let block = &mut self.blocks[at];
+            let existing = block.by_name.get(&*name).copied();
+            match (existing.map(|i| &mut block.fields[i].1), joined) {
+                (Some(Field::Joined(old)), Some(more)) => old.push_str(&more),
                 (Some(_), _) if value.get() == "null" => {}
-                (Some((_, old)), joined) => *old = field(joined, value),
-                (None, joined) => fields.push((name.into_owned(), field(joined, value))),
+                (Some(old), joined) => *old = field(joined, value),
+                (None, joined) => {
+                    block.by_name.insert(name.to_string(), block.fields.len());
+                    block.fields.push((name.into_owned(), field(joined, value)));
+                }
             }
         }
         Ok(())
