@@ -5,13 +5,11 @@
 //! `executableCode` / `codeExecutionResult` for server-side code), `finishReason` on the
 //! last chunk, `usageMetadata` (`promptTokenCount`, `candidatesTokenCount`). Only
 //! candidate 0 is read. Text parts without a signature that follow each other form one
-//! block; a part with a `thoughtSignature` is a block of its own (see [`part`]); a function
+//! block; a part with a `thoughtSignature` is a block of its own (see `GeminiDecoder::part`); a function
 //! call is a block of its own, started, filled and completed at once, except a Vertex
 //! `streamFunctionCallArguments` call, which completes when its stream ends
-//! ([`partial`]). A chunk with `promptFeedback.blockReason` and no candidates is a blocked
+//! (`partial.rs`). A chunk with `promptFeedback.blockReason` and no candidates is a blocked
 //! prompt: a complete message with stop reason `content_filter`.
-//!
-//! [`part`]: GeminiDecoder::part
 //!
 //! The hottest chunk, a single text part of candidate 0 written the way Google's servers
 //! (or serde_json) write it, is read by an exact-bytes fast path (`fast.rs`) and applied
