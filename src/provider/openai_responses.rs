@@ -59,8 +59,10 @@ struct Payload<'a> {
     summary_index: Option<usize>,
     #[serde(borrow)]
     delta: Option<Cow<'a, str>>,
+    /// As received (a JSON string): decoded only when no delta gave the arguments, and
+    /// written as is into the call's item.
     #[serde(borrow)]
-    arguments: Option<Cow<'a, str>>,
+    arguments: Option<&'a RawValue>,
     /// Parsed into an [`Item`] when the event needs it; kept as received for the echo.
     #[serde(borrow)]
     item: Option<&'a RawValue>,
@@ -197,29 +199,52 @@ struct Slot {
     call: Option<Box<CallItem>>,
 }
 
+/// A function call's item up to its arguments, and after them, as JSON text: written once
+/// when the call is added, so completing it is two copies around the arguments as
+/// received (this runs for every call of every message).
 #[derive(Debug, Clone)]
 struct CallItem {
-    id: Option<String>,
-    call_id: String,
-    name: String,
+    head: String,
+    tail: String,
 }
 
 impl CallItem {
-    /// The item `output_item.done` gives for this call, in OpenAI's key order.
-    fn done(&self, arguments: &str) -> String {
-        let s = |v: &str| serde_json::to_string(v).expect("a string always serializes");
-        let id = self
-            .id
-            .as_deref()
-            .map(|id| format!(r#""id":{},"#, s(id)))
-            .unwrap_or_default();
-        format!(
-            r#"{{{id}"type":"function_call","status":"completed","arguments":{},"call_id":{},"name":{}}}"#,
-            s(arguments),
-            s(&self.call_id),
-            s(&self.name)
-        )
+    fn new(id: Option<&str>, call_id: &str, name: &str) -> Self {
+        let string = |out: &mut String, v: &str| {
+            out.push_str(&serde_json::to_string(v).expect("a string always serializes"));
+        };
+        let mut head = String::with_capacity(80);
+        head.push('{');
+        if let Some(id) = id {
+            head.push_str(r#""id":"#);
+            string(&mut head, id);
+            head.push(',');
+        }
+        head.push_str(r#""type":"function_call","status":"completed","arguments":"#);
+        let mut tail = String::with_capacity(32 + call_id.len() + name.len());
+        tail.push_str(r#","call_id":"#);
+        string(&mut tail, call_id);
+        tail.push_str(r#","name":"#);
+        string(&mut tail, name);
+        tail.push('}');
+        CallItem { head, tail }
     }
+
+    /// The item `output_item.done` gives for this call, in OpenAI's key order, with the
+    /// `arguments` JSON string as received.
+    fn done(&self, arguments: &RawValue) -> String {
+        let arguments = arguments.get();
+        let mut item = String::with_capacity(self.head.len() + arguments.len() + self.tail.len());
+        item.push_str(&self.head);
+        item.push_str(arguments);
+        item.push_str(&self.tail);
+        item
+    }
+}
+
+/// A JSON string value, decoded (`None` when it is not a string).
+fn string_value(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 /// Decoder for Responses API events. See the [module docs](self).
@@ -359,15 +384,11 @@ impl OpenAiResponsesDecoder {
                     "message" => return Ok(()),
                     "function_call" => {
                         self.calls += 1;
-                        let call = CallItem {
-                            id: item.id.as_deref().map(str::to_owned),
-                            call_id: owned(item.call_id.or(item.id)),
-                            name: owned(item.name),
-                        };
-                        let block = Block::ToolUse {
-                            id: call.call_id.clone(),
-                            name: call.name.clone(),
-                        };
+                        let item_id = item.id.as_deref().map(str::to_owned);
+                        let call_id = owned(item.call_id.or(item.id));
+                        let name = owned(item.name);
+                        let call = CallItem::new(item_id.as_deref(), &call_id, &name);
+                        let block = Block::ToolUse { id: call_id, name };
                         let kind = Kind::Call {
                             saw_arguments: false,
                         };
@@ -424,11 +445,20 @@ impl OpenAiResponsesDecoder {
                 let output = output_index?;
                 if let Some(slot) = self.find(output, None) {
                     // The call completes here: the item that goes back is built now.
-                    let item = match (&self.slots[slot].call, p.arguments.as_deref()) {
+                    if p.arguments.is_some_and(|a| !a.get().starts_with('"')) {
+                        return Err(missing("`arguments` is not a string"));
+                    }
+                    let item = match (&self.slots[slot].call, p.arguments) {
                         (Some(call), Some(arguments)) => Some(call.done(arguments)),
                         _ => None,
                     };
-                    self.end(slot, p.arguments, item, out);
+                    // Decoded only when no delta gave the arguments.
+                    let only_here = self.slots[slot].kind
+                        == Kind::Call {
+                            saw_arguments: false,
+                        };
+                    let arguments = p.arguments.filter(|_| only_here).and_then(string_value);
+                    self.end(slot, arguments, item, out);
                 }
             }
             // Text parts end with their item (`output_item.done`), which carries the

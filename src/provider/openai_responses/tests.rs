@@ -522,3 +522,41 @@ fn output_items_are_given_before_their_blocks_stop() {
         ]
     );
 }
+
+/// A call's item is written with its `arguments` JSON string as received (escapes kept),
+/// and arguments that are not a string are an error naming the field.
+#[test]
+fn a_calls_item_keeps_its_arguments_as_received() {
+    let done = r#"{"type":"response.function_call_arguments.done","sequence_number":4,"item_id":"fc_1","output_index":1,"arguments":"{\"city\":\"Z\u00fcrich\"}"}"#;
+    let (events, errors, _) = decode(&[done], false);
+    assert_eq!(errors, Vec::<String>::new());
+    let item = events.iter().find_map(|e| match e {
+        StreamEvent::BlockDelta {
+            delta: Delta::Verbatim(v),
+            ..
+        } => Some(v.as_str()),
+        _ => None,
+    });
+    assert_eq!(
+        item,
+        Some(
+            r#"{"id":"fc_1","type":"function_call","status":"completed","arguments":"{\"city\":\"Z\u00fcrich\"}","call_id":"call_1","name":"get_weather"}"#
+        )
+    );
+    // No delta came: the arguments are decoded from the same string.
+    let input = events.iter().find_map(|e| match e {
+        StreamEvent::BlockDelta {
+            delta: Delta::ToolInput(s),
+            ..
+        } => Some(s.as_str()),
+        _ => None,
+    });
+    assert_eq!(input, Some("{\"city\":\"Zürich\"}"));
+    let bad = r#"{"type":"response.function_call_arguments.done","sequence_number":4,"item_id":"fc_1","output_index":1,"arguments":{"city":"x"}}"#;
+    let (_, errors, _) = decode(&[bad], false);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].contains("`arguments` is not a string"),
+        "{errors:?}"
+    );
+}
