@@ -35,11 +35,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 mod fast;
+mod payload;
 #[cfg(test)]
 mod tests;
 
@@ -47,113 +46,7 @@ use super::{parse_typed, BlockCounter, Provider};
 use crate::error::DecodeError;
 use crate::event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
 use fast::Piece;
-
-#[derive(Deserialize)]
-struct Payload<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    output_index: Option<usize>,
-    #[serde(borrow)]
-    item_id: Option<Cow<'a, str>>,
-    content_index: Option<usize>,
-    summary_index: Option<usize>,
-    #[serde(borrow)]
-    delta: Option<Cow<'a, str>>,
-    /// As received (a JSON string): decoded only when no delta gave the arguments, and
-    /// written as is into the call's item.
-    #[serde(borrow)]
-    arguments: Option<&'a RawValue>,
-    /// Parsed into an [`Item`] when the event needs it; kept as received for the echo.
-    #[serde(borrow)]
-    item: Option<&'a RawValue>,
-    #[serde(borrow)]
-    part: Option<Part<'a>>,
-    #[serde(borrow)]
-    response: Option<Response<'a>>,
-    #[serde(borrow)]
-    code: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    message: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    error: Option<ErrorPayload<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Item<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    call_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    arguments: Option<Cow<'a, str>>,
-    content: Option<IgnoredAny>,
-}
-
-impl Item<'_> {
-    /// Whether the item can go back as an input item as it is.
-    fn is_whole(&self) -> bool {
-        match &*self.kind {
-            "message" => self.content.is_some(),
-            "function_call" => self.call_id.is_some() && self.arguments.is_some(),
-            _ => self.id.is_some(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Part<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct Response<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    model: Option<Cow<'a, str>>,
-    usage: Option<UsagePayload>,
-    #[serde(borrow)]
-    error: Option<ErrorPayload<'a>>,
-    #[serde(borrow)]
-    incomplete_details: Option<IncompleteDetails<'a>>,
-}
-
-#[derive(Deserialize)]
-struct UsagePayload {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct ErrorPayload<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    /// A string on OpenAI, a number on some compatible servers (OpenRouter's HTTP codes).
-    code: Option<serde_json::Value>,
-    #[serde(borrow)]
-    message: Option<Cow<'a, str>>,
-}
-
-impl ErrorPayload<'_> {
-    fn code(&self) -> Option<String> {
-        match self.code.as_ref()? {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct IncompleteDetails<'a> {
-    #[serde(borrow)]
-    reason: Option<Cow<'a, str>>,
-}
+use payload::{Item, Payload};
 
 /// What an open block is, for routing and ending it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
