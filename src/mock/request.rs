@@ -1,0 +1,306 @@
+//! What the server reads from a request and checks, as the real APIs do: the prompt's
+//! parts, the history, whether the previous turn's calls are all answered (in order), and
+//! the provider's error body for a refused request.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::provider::Provider;
+
+/// What a request says, whatever the provider.
+pub(super) struct Request {
+    /// Parts of the prompt before the messages (model, system, tools), raw.
+    pub(super) header: Vec<String>,
+    /// The history, each message exactly as sent.
+    pub(super) messages: Vec<Box<RawValue>>,
+}
+
+/// A refused request: its status, and the provider's error fields.
+pub(crate) struct Rejection {
+    status: StatusCode,
+    pub(crate) message: String,
+    /// OpenAI's `param` (default null).
+    param: Option<&'static str>,
+    /// OpenAI's `code` (default null).
+    code: Option<&'static str>,
+}
+
+impl Rejection {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            message: message.into(),
+            param: None,
+            code: None,
+        }
+    }
+
+    pub(crate) fn param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    pub(crate) fn code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// The response, with the body the provider writes.
+    pub(super) fn response(&self, provider: Provider) -> Response {
+        let (status, message) = (self.status, &self.message);
+        let body = match provider {
+            Provider::Anthropic => {
+                json!({"type": "error", "error": {"type": if status == StatusCode::UNAUTHORIZED { "authentication_error" } else { "invalid_request_error" }, "message": message}})
+            }
+            Provider::Gemini => {
+                json!({"error": {"code": status.as_u16(), "message": message, "status": if status == StatusCode::UNAUTHORIZED { "UNAUTHENTICATED" } else { "INVALID_ARGUMENT" }}})
+            }
+            _ => {
+                json!({"error": {"message": message, "type": "invalid_request_error", "param": self.param, "code": self.code}})
+            }
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+pub(super) fn error(provider: Provider, status: StatusCode, message: &str) -> Response {
+    Rejection::new(status, message).response(provider)
+}
+
+pub(super) fn has_key(provider: Provider, headers: &HeaderMap) -> bool {
+    let present = |name: &str| headers.get(name).is_some_and(|v| !v.is_empty());
+    match provider {
+        Provider::Anthropic => present("x-api-key"),
+        Provider::Gemini => present("x-goog-api-key"),
+        _ => headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7),
+    }
+}
+
+pub(super) fn parse(
+    provider: Provider,
+    body: &[u8],
+    model: Option<&str>,
+) -> Result<Request, String> {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        model: Option<&'a RawValue>,
+        #[serde(borrow)]
+        system: Option<&'a RawValue>,
+        #[serde(borrow)]
+        instructions: Option<&'a RawValue>,
+        #[serde(borrow, rename = "systemInstruction")]
+        system_instruction: Option<&'a RawValue>,
+        #[serde(borrow)]
+        tools: Option<&'a RawValue>,
+        max_tokens: Option<u64>,
+        messages: Option<Vec<Box<RawValue>>>,
+        input: Option<Vec<Box<RawValue>>>,
+        contents: Option<Vec<Box<RawValue>>>,
+    }
+    let b: Body = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+    if provider == Provider::Anthropic && b.max_tokens.is_none() {
+        return Err("max_tokens: Field required".into());
+    }
+    let raw = |v: Option<&RawValue>| v.map(|v| v.get().to_owned()).unwrap_or_default();
+    let header = vec![
+        model.map(str::to_owned).unwrap_or_else(|| raw(b.model)),
+        raw(b.system.or(b.instructions).or(b.system_instruction)),
+        raw(b.tools),
+    ];
+    let messages = match provider {
+        Provider::Anthropic | Provider::OpenAiChat => b.messages,
+        Provider::OpenAiResponses => b.input,
+        _ => b.contents,
+    }
+    .ok_or("the request has no messages")?;
+    Ok(Request { header, messages })
+}
+
+/// Where the history stands: assistant turns so far, the index of the last assistant
+/// message, and the ids (names for Gemini) the trailing tool results answer.
+pub(super) struct Analysis {
+    pub(super) turns: usize,
+    pub(super) last_assistant: usize,
+    pub(super) results: Vec<String>,
+}
+
+pub(super) fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
+    let mut turns = 0;
+    let mut last_assistant = 0;
+    let mut prev_assistant = false;
+    for (i, m) in messages.iter().enumerate() {
+        let assistant = match provider {
+            Provider::Gemini => m["role"] == "model",
+            Provider::OpenAiResponses => responses_output(m),
+            _ => m["role"] == "assistant",
+        };
+        // Responses lists one turn as several items: a run of them is one turn, and the
+        // previous prompt ends where the run starts.
+        if assistant && !(provider == Provider::OpenAiResponses && prev_assistant) {
+            turns += 1;
+            last_assistant = i;
+        }
+        prev_assistant = assistant;
+    }
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let results = match provider {
+        Provider::Anthropic => messages
+            .last()
+            .filter(|m| m["role"] == "user")
+            .and_then(|m| m["content"].as_array())
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter(|b| b["type"] == "tool_result")
+                    .map(|b| text(&b["tool_use_id"]))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Provider::OpenAiChat => trailing(
+            messages,
+            |m| m["role"] == "tool",
+            |m| text(&m["tool_call_id"]),
+        ),
+        Provider::OpenAiResponses => trailing(
+            messages,
+            |m| m["type"] == "function_call_output",
+            |m| text(&m["call_id"]),
+        ),
+        _ => messages
+            .last()
+            .filter(|m| m["role"] == "user")
+            .and_then(|m| m["parts"].as_array())
+            .map(|parts| {
+                parts
+                    .iter()
+                    .filter_map(|p| p.get("functionResponse"))
+                    .map(|f| text(&f["name"]))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    Analysis {
+        turns,
+        last_assistant,
+        results,
+    }
+}
+
+/// Whether a Responses input item is model output: an assistant message, a function call,
+/// a reasoning item.
+pub(super) fn responses_output(m: &Value) -> bool {
+    m["role"] == "assistant" || m["type"] == "function_call" || m["type"] == "reasoning"
+}
+
+/// The call ids (names for Gemini) an assistant message asks for.
+pub(super) fn calls_of(provider: Provider, m: &Value) -> Vec<String> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let each = |list: &Value, f: &dyn Fn(&Value) -> Option<String>| -> Vec<String> {
+        list.as_array()
+            .map(|a| a.iter().filter_map(f).collect())
+            .unwrap_or_default()
+    };
+    match provider {
+        Provider::Anthropic => each(&m["content"], &|b| {
+            (b["type"] == "tool_use").then(|| text(&b["id"]))
+        }),
+        Provider::OpenAiChat => each(&m["tool_calls"], &|c| Some(text(&c["id"]))),
+        Provider::OpenAiResponses if m["type"] == "function_call" => vec![text(&m["call_id"])],
+        Provider::OpenAiResponses => Vec::new(),
+        _ => each(&m["parts"], &|p| {
+            p.get("functionCall").map(|f| text(&f["name"]))
+        }),
+    }
+}
+
+/// The ids (names for Gemini) answered by the message(s) starting at `j`.
+pub(super) fn results_at(provider: Provider, messages: &[Value], j: usize) -> Vec<String> {
+    let rest = &messages[j.min(messages.len())..];
+    let run = |is: &dyn Fn(&Value) -> bool, id: &str| -> Vec<String> {
+        rest.iter()
+            .take_while(|m| is(m))
+            .map(|m| m[id].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    match provider {
+        Provider::OpenAiChat => run(&|m| m["role"] == "tool", "tool_call_id"),
+        Provider::OpenAiResponses => run(&|m| m["type"] == "function_call_output", "call_id"),
+        _ => analyze(provider, &rest[..rest.len().min(1)]).results,
+    }
+}
+
+/// Checks every assistant turn of the history: not empty, and its calls all answered by
+/// what follows it. Returns whether some answers came in another order than the calls,
+/// and for each turn followed by something, (its end in prefix-hash positions, the index
+/// of the message after it).
+pub(super) fn check_turns(
+    provider: Provider,
+    messages: &[Value],
+) -> Result<(bool, Vec<(usize, usize)>), String> {
+    let assistant = |m: &Value| match provider {
+        Provider::Gemini => m["role"] == "model",
+        Provider::OpenAiResponses => responses_output(m),
+        _ => m["role"] == "assistant",
+    };
+    let mut order_violation = false;
+    let mut followers = Vec::new();
+    let mut i = 0;
+    while i < messages.len() {
+        if !assistant(&messages[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut calls = Vec::new();
+        while i < messages.len() && assistant(&messages[i]) {
+            let m = &messages[i];
+            let empty = match provider {
+                Provider::Anthropic => m["content"].as_array().is_some_and(Vec::is_empty),
+                Provider::Gemini => m["parts"].as_array().is_some_and(Vec::is_empty),
+                _ => false,
+            };
+            if empty {
+                return Err(format!(
+                    "message {i}: an assistant message must not be empty"
+                ));
+            }
+            calls.extend(calls_of(provider, m));
+            i += 1;
+            if provider != Provider::OpenAiResponses {
+                break;
+            }
+        }
+        if i < messages.len() {
+            followers.push((i, i));
+        }
+        if calls.is_empty() {
+            continue;
+        }
+        let answered = results_at(provider, messages, i);
+        let (mut want, mut got) = (calls.clone(), answered.clone());
+        want.sort();
+        got.sort();
+        if want != got {
+            return Err(format!(
+                "tool results must answer every tool call of the assistant turn at message {start}: expected {calls:?}, got {answered:?}"
+            ));
+        }
+        order_violation |= calls != answered;
+    }
+    Ok((order_violation, followers))
+}
+
+pub(super) fn trailing(
+    messages: &[Value],
+    is: impl Fn(&Value) -> bool,
+    id: impl Fn(&Value) -> String,
+) -> Vec<String> {
+    let n = messages.iter().rev().take_while(|m| is(m)).count();
+    messages[messages.len() - n..].iter().map(id).collect()
+}
