@@ -9,7 +9,7 @@ use crate::error::DecodeError;
 use crate::event::StreamEvent;
 use crate::eventstream::{EventStreamDecoder, EventStreamLimits, Message};
 use crate::provider::{Provider, ProviderChoice, ProviderDecoder};
-use crate::sse::{SseDecoder, SseError, SseEvent, SseLimits};
+use crate::sse::{SseDecoder, SseError, SseEvent, SseEventRef, SseLimits};
 
 /// Limits for the framing layer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -276,8 +276,19 @@ fn sse(
     out: &mut Vec<StreamEvent>,
     errors: &mut Vec<(usize, DecodeError)>,
 ) -> Result<(), DecodeError> {
+    d.push_with(chunk, to_provider(provider, out, errors))
+        .map_err(DecodeError::from)
+}
+
+/// Where the SSE decoder hands each event: straight from its buffer to the provider
+/// decoder, payload errors collected (none after a fatal one).
+fn to_provider<'a>(
+    provider: &'a mut ProviderDecoder,
+    out: &'a mut Vec<StreamEvent>,
+    errors: &'a mut Vec<(usize, DecodeError)>,
+) -> impl FnMut(SseEventRef<'_>) + 'a {
     let mut fatal = errors.iter().any(|(_, e)| e.is_fatal());
-    d.push_with(chunk, |e| {
+    move |e| {
         if fatal {
             return;
         }
@@ -285,8 +296,7 @@ fn sse(
             fatal = err.is_fatal();
             errors.push((out.len(), err));
         }
-    })
-    .map_err(DecodeError::from)
+    }
 }
 
 /// [`sse`], watching for Gemini's raw JSON error bodies: the SSE decoder stops before a
@@ -304,17 +314,8 @@ fn sse_with_raw_json(
     let mut rest = chunk;
     loop {
         if !raw.in_body() {
-            let mut fatal = errors.iter().any(|(_, e)| e.is_fatal());
             let stop = d
-                .push_with_until_brace_line(rest, |e| {
-                    if fatal {
-                        return;
-                    }
-                    if let Err(err) = provider.push_sse_ref(&e, out) {
-                        fatal = err.is_fatal();
-                        errors.push((out.len(), err));
-                    }
-                })
+                .push_with_until_brace_line(rest, to_provider(provider, out, errors))
                 .map_err(DecodeError::from)?;
             let Some(at) = stop else {
                 return Ok(());
