@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 use crate::error::DecodeError;
 use crate::event::StreamEvent;
 use crate::provider::Provider;
-use crate::request::{to_raw, J};
+use crate::request::cache::{anthropic_message, bedrock_caches, bedrock_message};
+use crate::request::{to_raw, PromptCaching, J};
 use crate::stream::{ByteStreamExt, StreamError};
 use crate::tool::ToolDefinition;
 
@@ -38,7 +39,8 @@ pub enum ClientError {
     },
     /// The request could not be sent.
     Transport(reqwest::Error),
-    /// The provider has no HTTP client here (Bedrock needs AWS signing).
+    /// The provider has no HTTP client here yet (Bedrock needs AWS signing; its request
+    /// bodies are built).
     Unsupported(Provider),
 }
 
@@ -84,6 +86,7 @@ pub struct ModelClient {
     model: String,
     max_tokens: u64,
     system: Option<String>,
+    caching: PromptCaching,
 }
 
 impl ModelClient {
@@ -123,15 +126,14 @@ impl ModelClient {
     ///
     /// # Errors
     ///
-    /// [`ClientError::Unsupported`] for Bedrock.
+    /// None yet (a client whose HTTP stack cannot start reports it as
+    /// [`ClientError::Transport`]). A Bedrock client builds request bodies; its
+    /// [`stream`](Self::stream) answers [`ClientError::Unsupported`] until it can sign them.
     pub fn new(
         provider: Provider,
         model: impl Into<String>,
         api_key: impl Into<String>,
     ) -> Result<Self, ClientError> {
-        if provider == Provider::Bedrock {
-            return Err(ClientError::Unsupported(provider));
-        }
         Ok(ModelClient {
             http: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(10))
@@ -143,6 +145,7 @@ impl ModelClient {
             model: model.into(),
             max_tokens: 4096,
             system: None,
+            caching: PromptCaching::default(),
         })
     }
 
@@ -165,6 +168,15 @@ impl ModelClient {
         self
     }
 
+    /// Prompt-cache breakpoints for the providers that cache only where asked (SPEC §9;
+    /// default [`PromptCaching::FiveMinutes`]): Anthropic `cache_control` on the last tool,
+    /// the system prompt and the last message; Bedrock `cachePoint` blocks in the same
+    /// places, for Claude and Nova models. OpenAI and Gemini cache on their own.
+    pub fn prompt_caching(mut self, caching: PromptCaching) -> Self {
+        self.caching = caching;
+        self
+    }
+
     /// The provider.
     pub fn provider(&self) -> Provider {
         self.provider
@@ -182,6 +194,13 @@ impl ModelClient {
                 ("role", J::Str("user")),
                 ("parts", J::Arr(vec![J::Obj(vec![("text", J::Str(text))])])),
             ])),
+            Provider::Bedrock => to_raw(&J::Obj(vec![
+                ("role", J::Str("user")),
+                (
+                    "content",
+                    J::Arr(vec![J::Obj(vec![("text", J::Str(text))])]),
+                ),
+            ])),
             _ => to_raw(&J::Obj(vec![
                 ("role", J::Str("user")),
                 ("content", J::Str(text)),
@@ -194,7 +213,13 @@ impl ModelClient {
             Provider::Anthropic => format!("{}/v1/messages", self.base_url),
             Provider::OpenAiChat => format!("{}/v1/chat/completions", self.base_url),
             Provider::OpenAiResponses => format!("{}/v1/responses", self.base_url),
-            _ => format!(
+            // "The model ID must be URL-encoded" (a model ARN holds `:` and `/`).
+            Provider::Bedrock => format!(
+                "{}/model/{}/converse-stream",
+                self.base_url,
+                percent_encode(&self.model)
+            ),
+            Provider::Gemini => format!(
                 "{}/v1beta/models/{}:streamGenerateContent?alt=sse",
                 self.base_url, self.model
             ),
@@ -209,23 +234,61 @@ impl ModelClient {
             .collect();
         let messages = J::Arr(history.iter().map(|m| J::Raw(m)).collect());
         let system = self.system.as_deref();
+        // The breakpoint marker and the last message carrying it (SPEC §9).
+        let (marker, marked) = match self.provider {
+            Provider::Anthropic if self.caching.is_on() => (
+                raw(self.caching.anthropic_marker()),
+                history
+                    .last()
+                    .and_then(|m| anthropic_message(m, self.caching)),
+            ),
+            Provider::Bedrock if self.caching.is_on() && bedrock_caches(&self.model) => (
+                raw(self.caching.bedrock_block()),
+                history
+                    .last()
+                    .and_then(|m| bedrock_message(m, self.caching)),
+            ),
+            _ => (raw("null"), None),
+        };
         let body = match self.provider {
             Provider::Anthropic => {
+                let caching = self.caching.is_on();
                 let mut f = vec![
                     ("model", J::Str(&self.model)),
                     ("max_tokens", J::Num(self.max_tokens)),
                     ("stream", J::Bool(true)),
                 ];
                 if let Some(s) = system {
-                    f.push(("system", J::Str(s)));
-                }
-                if !tools.is_empty() {
+                    // A string system prompt cannot carry a breakpoint; one text block can.
                     f.push((
-                        "tools",
-                        tool_defs(tools, &schemas, |_| Some("input_schema"), J::Obj),
+                        "system",
+                        if caching {
+                            J::Arr(vec![J::Obj(vec![
+                                ("type", J::Str("text")),
+                                ("text", J::Str(s)),
+                                ("cache_control", J::Raw(&marker)),
+                            ])])
+                        } else {
+                            J::Str(s)
+                        },
                     ));
                 }
-                f.push(("messages", messages));
+                if !tools.is_empty() {
+                    let last = tools.len() - 1;
+                    let mut i = 0;
+                    let wrap = |mut d: Vec<_>| {
+                        if caching && i == last {
+                            d.push(("cache_control", J::Raw(&marker)));
+                        }
+                        i += 1;
+                        J::Obj(d)
+                    };
+                    f.push((
+                        "tools",
+                        tool_defs(tools, &schemas, |_| Some("input_schema"), wrap),
+                    ));
+                }
+                f.push(("messages", with_last(history, marked.as_deref())));
                 J::Obj(f)
             }
             Provider::OpenAiChat => {
@@ -278,7 +341,37 @@ impl ModelClient {
                 f.push(("input", messages));
                 J::Obj(f)
             }
-            _ => {
+            Provider::Bedrock => {
+                // ConverseStream: the model is in the path; `cachePoint` blocks end the
+                // tools, the system prompt and the last message (Claude and Nova only).
+                let caching = self.caching.is_on() && bedrock_caches(&self.model);
+                let point = &marker;
+                let mut f = vec![("messages", with_last(history, marked.as_deref()))];
+                if let Some(s) = system {
+                    let mut blocks = vec![J::Obj(vec![("text", J::Str(s))])];
+                    if caching {
+                        blocks.push(J::Raw(point));
+                    }
+                    f.push(("system", J::Arr(blocks)));
+                }
+                f.push((
+                    "inferenceConfig",
+                    J::Obj(vec![("maxTokens", J::Num(self.max_tokens))]),
+                ));
+                if !tools.is_empty() {
+                    let J::Arr(mut list) =
+                        tool_defs(tools, &schemas, |_| Some("inputSchema"), bedrock_tool)
+                    else {
+                        unreachable!("tool_defs writes an array")
+                    };
+                    if caching {
+                        list.push(J::Raw(point));
+                    }
+                    f.push(("toolConfig", J::Obj(vec![("tools", J::Arr(list))])));
+                }
+                J::Obj(f)
+            }
+            Provider::Gemini => {
                 let mut f = Vec::new();
                 if let Some(s) = system {
                     f.push((
@@ -325,6 +418,9 @@ impl ModelClient {
         history: &[Box<RawValue>],
         tools: &[ToolDefinition],
     ) -> Result<impl Stream<Item = EventResult> + Send + Unpin + 'static, ClientError> {
+        if self.provider == Provider::Bedrock {
+            return Err(ClientError::Unsupported(self.provider));
+        }
         let mut req = self
             .http
             .post(self.url())
@@ -332,9 +428,18 @@ impl ModelClient {
             .header("accept", "text/event-stream")
             .body(self.request_body(history, tools));
         req = match self.provider {
-            Provider::Anthropic => req
-                .header("x-api-key", &self.api_key)
-                .header("anthropic-version", "2023-06-01"),
+            Provider::Anthropic => {
+                let req = req
+                    .header("x-api-key", &self.api_key)
+                    .header("anthropic-version", "2023-06-01");
+                // The 1-hour cache TTL shipped as this beta; the API still accepts it.
+                match self.caching {
+                    PromptCaching::OneHour => {
+                        req.header("anthropic-beta", "extended-cache-ttl-2025-04-11")
+                    }
+                    _ => req,
+                }
+            }
             Provider::Gemini => req.header("x-goog-api-key", &self.api_key),
             _ => req.bearer_auth(&self.api_key),
         };
@@ -350,13 +455,59 @@ impl ModelClient {
     }
 }
 
+/// A Bedrock `Tool`: `{"toolSpec":{name, description, inputSchema}}`, where `inputSchema`
+/// is a union whose `json` member holds the JSON Schema.
+fn bedrock_tool<'a>(d: Vec<(&'a str, J<'a>)>) -> J<'a> {
+    let d = d
+        .into_iter()
+        .map(|(k, v)| match k {
+            "inputSchema" => (k, J::Obj(vec![("json", v)])),
+            _ => (k, v),
+        })
+        .collect();
+    J::Obj(vec![("toolSpec", J::Obj(d))])
+}
+
+/// The history as a JSON array, its last message replaced by `last` when given.
+fn with_last<'a>(history: &'a [Box<RawValue>], last: Option<&'a RawValue>) -> J<'a> {
+    let n = history.len();
+    J::Arr(
+        history
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match last {
+                Some(l) if i + 1 == n => J::Raw(l),
+                _ => J::Raw(m),
+            })
+            .collect(),
+    )
+}
+
+fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).expect("a constant JSON value")
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters, as AWS wants a
+/// path segment.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Tool definitions as every provider writes them: name, description and the schema
 /// under the provider's key (`None`: no schema), each wrapped the provider's way.
 fn tool_defs<'a>(
     tools: &'a [ToolDefinition],
     schemas: &'a [Box<RawValue>],
     key: impl Fn(&ToolDefinition) -> Option<&'static str>,
-    wrap: impl Fn(Vec<(&'a str, J<'a>)>) -> J<'a>,
+    mut wrap: impl FnMut(Vec<(&'a str, J<'a>)>) -> J<'a>,
 ) -> J<'a> {
     let list = tools.iter().zip(schemas).map(|(t, s)| {
         let mut d = vec![

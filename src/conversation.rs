@@ -18,7 +18,7 @@ use crate::assemble::AssembleLimits;
 use crate::client::{ClientError, ModelClient};
 use crate::dispatch::DispatchPolicy;
 use crate::error::DecodeError;
-use crate::event::StopKind;
+use crate::event::{StopKind, Usage};
 use crate::execute::{OrphanBuffer, TurnId};
 use crate::provider::Provider;
 use crate::stream::StreamError;
@@ -114,6 +114,13 @@ pub struct TurnRecord {
     pub ended: Duration,
 }
 
+impl TurnRecord {
+    /// The request's token counts, cache reads and writes included (SPEC §4).
+    pub fn usage(&self) -> Usage {
+        self.outcome.usage()
+    }
+}
+
 /// A conversation with one model through a [`ModelClient`].
 #[derive(Debug)]
 pub struct Conversation {
@@ -123,6 +130,7 @@ pub struct Conversation {
     history: Vec<Box<RawValue>>,
     orphans: OrphanBuffer,
     next_turn: TurnId,
+    usage: Usage,
 }
 
 impl Conversation {
@@ -135,12 +143,20 @@ impl Conversation {
             history: Vec::new(),
             orphans: OrphanBuffer::new(),
             next_turn: TurnId(1),
+            usage: Usage::default(),
         }
     }
 
     /// The history, in the provider's wire format, exactly as sent.
     pub fn history(&self) -> &[Box<RawValue>] {
         &self.history
+    }
+
+    /// The token counts of every request so far, added up (each turn's own counts are in
+    /// its [`TurnRecord`]). `cache_read_input_tokens / input_tokens` is the share of the
+    /// prompt read from cache ([`Usage::cache_read_share`]).
+    pub fn usage(&self) -> Usage {
+        self.usage
     }
 
     /// Late results of earlier turns.
@@ -222,6 +238,7 @@ impl Conversation {
             }
             .instrument(span)
             .await?;
+            self.usage.add(outcome.usage());
             let committed = outcome.committed;
             // An answer ends the loop; an answer that still carries tool calls (servers
             // that end tool-call turns with `stop`) cannot enter history without results.

@@ -112,29 +112,101 @@ pub enum Delta {
     Other,
 }
 
-/// Token counts. `None` means the provider did not say.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Token counts, normalized across providers (SPEC §4, "Usage"). `None` means the
+/// provider did not say.
+///
+/// > `input_tokens` = every prompt token, cached or not (Anthropic and Bedrock report cache
+/// > reads and writes apart from `input_tokens`: they are added); `output_tokens` = every
+/// > generated token, reasoning included (Gemini: `candidatesTokenCount` +
+/// > `thoughtsTokenCount`)
+///
+/// So `cache_read_input_tokens / input_tokens` is the share of the prompt read from cache,
+/// whatever the provider ([`Usage::cache_read_share`]).
+///
+/// It serializes as SPEC §7's `usage` object: all five fields, `null` when unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
-    /// Input (prompt) tokens.
+    /// Every prompt token, cached or not.
     pub input_tokens: Option<u64>,
-    /// Output (completion) tokens.
+    /// Every generated token, reasoning included.
     pub output_tokens: Option<u64>,
+    /// Prompt tokens read from the provider's cache (Anthropic `cache_read_input_tokens`,
+    /// OpenAI `cached_tokens`, Gemini `cachedContentTokenCount`, Bedrock
+    /// `cacheReadInputTokens`).
+    pub cache_read_input_tokens: Option<u64>,
+    /// Prompt tokens written to the cache (Anthropic `cache_creation_input_tokens`,
+    /// Bedrock `cacheWriteInputTokens`; `None` for the providers that do not charge writes).
+    pub cache_write_input_tokens: Option<u64>,
+    /// Reasoning tokens, part of `output_tokens` (OpenAI `reasoning_tokens`, Gemini
+    /// `thoughtsTokenCount`).
+    pub reasoning_tokens: Option<u64>,
 }
 
 impl Usage {
-    /// Overwrites the counts that `later` reports.
+    /// Input and output counts only.
+    pub fn new(input_tokens: Option<u64>, output_tokens: Option<u64>) -> Self {
+        Usage {
+            input_tokens,
+            output_tokens,
+            ..Usage::default()
+        }
+    }
+
+    /// Overwrites the counts that `later` reports (providers repeat cumulative counts).
     pub fn update(&mut self, later: Usage) {
-        if later.input_tokens.is_some() {
-            self.input_tokens = later.input_tokens;
+        let fields = [
+            (&mut self.input_tokens, later.input_tokens),
+            (&mut self.output_tokens, later.output_tokens),
+            (
+                &mut self.cache_read_input_tokens,
+                later.cache_read_input_tokens,
+            ),
+            (
+                &mut self.cache_write_input_tokens,
+                later.cache_write_input_tokens,
+            ),
+            (&mut self.reasoning_tokens, later.reasoning_tokens),
+        ];
+        for (field, value) in fields {
+            if value.is_some() {
+                *field = value;
+            }
         }
-        if later.output_tokens.is_some() {
-            self.output_tokens = later.output_tokens;
+    }
+
+    /// Adds `other`'s counts to these (a conversation's total over its requests); a count
+    /// stays `None` only when neither says.
+    pub fn add(&mut self, other: Usage) {
+        let fields = [
+            (&mut self.input_tokens, other.input_tokens),
+            (&mut self.output_tokens, other.output_tokens),
+            (
+                &mut self.cache_read_input_tokens,
+                other.cache_read_input_tokens,
+            ),
+            (
+                &mut self.cache_write_input_tokens,
+                other.cache_write_input_tokens,
+            ),
+            (&mut self.reasoning_tokens, other.reasoning_tokens),
+        ];
+        for (field, value) in fields {
+            if let Some(v) = value {
+                *field = Some(field.unwrap_or(0).saturating_add(v));
+            }
         }
+    }
+
+    /// The share of prompt tokens read from cache, from 0 to 1; `None` when the provider
+    /// reported no prompt tokens.
+    pub fn cache_read_share(&self) -> Option<f64> {
+        let input = self.input_tokens.filter(|&n| n > 0)?;
+        Some(self.cache_read_input_tokens.unwrap_or(0) as f64 / input as f64)
     }
 
     /// Whether no count is known.
     pub fn is_empty(&self) -> bool {
-        self.input_tokens.is_none() && self.output_tokens.is_none()
+        *self == Usage::default()
     }
 }
 

@@ -88,6 +88,7 @@ pub use provider::{
     OpenAiChatDecoder, OpenAiChatOptions, Provider, ProviderChoice, ProviderDecoder,
     UnknownProviderName,
 };
+pub use request::PromptCaching;
 pub use sse::{SseDecoder, SseError, SseEvent, SseEventRef, SseLimits};
 pub use stream::{
     ByteStreamExt, DecodeFrom, Decoded, EventsourceEvents, EventsourceExt, PushDecoder, StreamError,

@@ -29,21 +29,6 @@ pub fn sse_event_json(e: &SseEvent) -> String {
 }
 
 #[derive(Serialize)]
-struct UsageJson {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-}
-
-impl From<Usage> for UsageJson {
-    fn from(u: Usage) -> Self {
-        UsageJson {
-            input_tokens: u.input_tokens,
-            output_tokens: u.output_tokens,
-        }
-    }
-}
-
-#[derive(Serialize)]
 struct ErrorJson<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
@@ -119,7 +104,7 @@ enum EventJson<'a> {
     MessageStart {
         id: Option<&'a str>,
         model: Option<&'a str>,
-        usage: UsageJson,
+        usage: Usage,
     },
     BlockStart {
         index: usize,
@@ -135,7 +120,7 @@ enum EventJson<'a> {
     MessageDelta {
         stop_reason: Option<&'static str>,
         raw_stop_reason: Option<&'a str>,
-        usage: UsageJson,
+        usage: Usage,
     },
     MessageStop,
     Ping,
@@ -151,7 +136,7 @@ pub fn stream_event_json(e: &StreamEvent) -> String {
         StreamEvent::MessageStart { id, model, usage } => EventJson::MessageStart {
             id: id.as_deref(),
             model: model.as_deref(),
-            usage: (*usage).into(),
+            usage: *usage,
         },
         StreamEvent::BlockStart { index, block } => EventJson::BlockStart {
             index: *index,
@@ -165,7 +150,7 @@ pub fn stream_event_json(e: &StreamEvent) -> String {
         StreamEvent::MessageDelta { stop_reason, usage } => EventJson::MessageDelta {
             stop_reason: stop_reason.as_ref().map(|s| s.kind.as_str()),
             raw_stop_reason: stop_reason.as_ref().and_then(|s| s.raw.as_deref()),
-            usage: (*usage).into(),
+            usage: *usage,
         },
         StreamEvent::MessageStop => EventJson::MessageStop,
         StreamEvent::Ping => EventJson::Ping,
@@ -204,7 +189,7 @@ struct TurnJson<'a> {
     raw_stop_reason: Option<&'a str>,
     text: String,
     tool_calls: Vec<ToolCallJson<'a>>,
-    usage: UsageJson,
+    usage: Usage,
     error: Option<ErrorJson<'a>>,
 }
 
@@ -228,7 +213,7 @@ pub fn turn_json(provider: Provider, m: &AssembledMessage) -> String {
                 complete: c.complete,
             })
             .collect(),
-        usage: m.usage.into(),
+        usage: m.usage,
         error: m.error.as_ref().map(ErrorJson::from),
     };
     serde_json::to_string(&json).expect("plain structs serialize")

@@ -162,6 +162,13 @@ pub struct TurnOutcome {
     pub orphans: Vec<Orphan>,
 }
 
+impl TurnOutcome {
+    /// The turn's token counts (SPEC §4, normalized): cache reads and writes, reasoning.
+    pub fn usage(&self) -> crate::event::Usage {
+        self.message.usage
+    }
+}
+
 /// What a [`TurnStream`] yields.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -91,10 +91,15 @@ async fn a_paused_turn_is_sent_back_as_is_and_continued() {
     assert_eq!(first.message.stop_kind(), Some(StopKind::PauseTurn));
     assert!(!first.committed && first.results_message.is_none());
 
-    // The second request carries the paused content as received, and no tool results.
+    // The second request carries the paused content as received, and no tool results;
+    // being the last message, its last block carries the cache breakpoint (SPEC §9).
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
-    let second = &seen[1]["messages"];
+    let mut second = seen[1]["messages"].clone();
+    let last = &mut second[1]["content"][1];
+    assert_eq!(last["cache_control"], json!({"type": "ephemeral"}));
+    last.as_object_mut().unwrap().remove("cache_control");
+    let second = &second;
     assert_eq!(
         second,
         &json!([

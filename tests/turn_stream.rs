@@ -1034,10 +1034,7 @@ async fn usage_after_the_commit_is_kept_and_nothing_else_changes() {
     let mut events = message(&[("read", "{}")], Some(StopKind::ToolUse));
     events.push(StreamEvent::MessageDelta {
         stop_reason: Some(StopReason::new(StopKind::EndTurn, "end_turn")),
-        usage: Usage {
-            input_tokens: None,
-            output_tokens: Some(42),
-        },
+        usage: Usage::new(None, Some(42)),
     });
     // The tool takes a while, so the events after the commit arrive before the turn ends
     // with its last result.

@@ -2,11 +2,18 @@
 //! `text/event-stream`, paced chunks), answers from a [`Script`].
 //!
 //! It checks requests as the real APIs do (the previous turn's calls all answered, ids
-//! matching) and keeps a prompt-prefix cache like the providers' prompt caching: a hash
-//! per message prefix, across conversations. A request whose history up to its last
-//! assistant message was seen before byte for byte is a **hit**; anything else a **miss**.
-//! Results listed in completion order instead of request order show up as misses (and as
-//! order violations).
+//! matching) and emulates each provider's prompt cache (`cache.rs`, SPEC §9): Anthropic
+//! writes and reads only prefixes ending at `cache_control` breakpoints (at most 4, within
+//! a 20-block lookback, 5-minute or 1-hour lifetimes); OpenAI and Gemini read the longest
+//! prefix an earlier request held. Each answer reports it in the provider's usage fields
+//! (`cache_read_input_tokens` and `cache_creation_input_tokens`, `cached_tokens`,
+//! `cachedContentTokenCount`), and [`MockStats`] adds them up. Any prefix is cacheable
+//! unless [`Script::cache_minimums`] asks for the providers' documented minimum lengths.
+//!
+//! Beside it, a verdict per request in the `x-mock-cache` header: a request whose history
+//! up to its last assistant message was seen before (breakpoint markers aside) is a
+//! **hit**; anything else a **miss**. Results listed in completion order instead of request
+//! order show up as misses (and as order violations).
 //!
 //! | provider | path |
 //! |---|---|
@@ -22,6 +29,8 @@
 //! whose history lost or changed it is refused as the real API refuses it
 //! (`reasoning.rs` lists the rules).
 
+mod cache;
+mod encode;
 mod reasoning;
 mod request;
 mod script;
@@ -29,19 +38,19 @@ mod script;
 pub use script::{Script, ScriptCall, ScriptReasoning, ScriptTurn};
 
 /// The SSE events (`event:` name, `data`) answering with `turn`, number `k`, in
-/// `provider`'s wire format: what the server streams, for corpora and tests.
+/// `provider`'s wire format: what the server streams, for corpora and tests (with a
+/// prompt of `100 + 50 * k` tokens, nothing cached; the server reports the prompt's own).
 pub fn encode_turn(
     provider: Provider,
     script: &Script,
     k: usize,
     turn: &ScriptTurn,
 ) -> Vec<(Option<&'static str>, String)> {
-    script::encode(provider, script, k, turn)
+    let usage = PromptUsage::uncached(100 + 50 * k as u64);
+    encode::encode(provider, script, k, turn, &usage)
 }
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,6 +67,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::provider::Provider;
+use cache::{canonical_header, canonical_message, hash_step, Cache, Prompt, PromptUsage};
 use request::{analyze, check_turns, error, has_key, parse, Rejection};
 
 /// What the server saw.
@@ -75,6 +85,14 @@ pub struct MockStats {
     pub order_violations: u64,
     /// Requests refused (400/401/404).
     pub rejected: u64,
+    /// Prompt tokens of the requests served, cached or not (the mock's estimate: a
+    /// quarter of the bytes of each part of the prompt).
+    pub prompt_tokens: u64,
+    /// Of those, tokens read from the prompt cache.
+    pub cache_read_tokens: u64,
+    /// Of those, tokens written to the prompt cache (Anthropic; the implicit caches of
+    /// OpenAI and Gemini write for free and report none).
+    pub cache_write_tokens: u64,
 }
 
 impl MockStats {
@@ -92,9 +110,84 @@ impl MockStats {
 #[derive(Debug, Default)]
 struct Shared {
     stats: MockStats,
+    /// The providers' prompt caches.
+    cache: Cache,
+    /// The `x-mock-cache` verdicts' memory.
+    histories: Histories,
+}
+
+/// The mock's own verdict on a request (`x-mock-cache`): a hit when the history through
+/// its last assistant message was seen before (as the cache sees it: breakpoints ignored),
+/// a miss otherwise, a write for a conversation's first request.
+#[derive(Debug, Default)]
+struct Histories {
     prefixes: HashSet<u64>,
     /// Prefix hash through an assistant turn → hash of the message that followed it.
-    followers: std::collections::HashMap<u64, u64>,
+    followers: HashMap<u64, u64>,
+}
+
+/// What [`Histories::judge`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Write,
+    Hit,
+    Miss,
+}
+
+impl Verdict {
+    fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Write => "write",
+            Verdict::Hit => "hit",
+            Verdict::Miss => "miss",
+        }
+    }
+}
+
+impl Histories {
+    /// Judges a request: its `header` and `messages` (canonical:
+    /// `cache::canonical_header`, `cache::canonical_message`), its turns' `followers` (end
+    /// in prefix positions, index of the next message), its assistant `turns` and the
+    /// index of its last assistant message.
+    fn judge(
+        &mut self,
+        header: &str,
+        messages: &[String],
+        followers: &[(usize, usize)],
+        turns: usize,
+        last_assistant: usize,
+    ) -> Verdict {
+        let mut h = hash_step(0, header);
+        let mut hashes = vec![h];
+        for m in messages {
+            h = hash_step(h, m);
+            hashes.push(h);
+        }
+        let cached = hashes
+            .iter()
+            .rposition(|h| self.prefixes.contains(h))
+            .unwrap_or(0);
+        // A known prefix ending with an assistant turn followed by a different message
+        // than before (the same calls answered in another order, say) cannot be cached.
+        let mut diverged = false;
+        for &(end, next) in followers {
+            let next = hash_step(0, &messages[next]);
+            match self.followers.get(&hashes[end]) {
+                Some(&seen) => diverged |= seen != next,
+                None => {
+                    self.followers.insert(hashes[end], next);
+                }
+            }
+        }
+        self.prefixes.extend(hashes);
+        if turns == 0 {
+            Verdict::Write
+        } else if cached >= last_assistant && !diverged {
+            Verdict::Hit
+        } else {
+            Verdict::Miss
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -191,13 +284,6 @@ async fn stats(State(state): State<AppState>) -> Response {
     axum::Json(lock(&state.shared).stats.clone()).into_response()
 }
 
-fn hash_step(prev: u64, bytes: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    prev.hash(&mut h);
-    bytes.hash(&mut h);
-    h.finish()
-}
-
 async fn serve(
     state: AppState,
     provider: Provider,
@@ -227,9 +313,13 @@ async fn serve(
         .iter()
         .map(|m| serde_json::from_str(m.get()))
         .collect();
-    let Ok(values) = values else {
+    let (Ok(values), Ok(whole)) = (values, serde_json::from_slice::<Value>(&body)) else {
         return reject(StatusCode::BAD_REQUEST, "a message is not valid JSON");
     };
+    let prompt = Prompt::of(provider, &whole, &request.model);
+    if let Err(message) = prompt.check() {
+        return reject(StatusCode::BAD_REQUEST, &message);
+    }
     let a = analyze(provider, &values);
     // Every assistant turn's calls must be answered by the message(s) right after it,
     // by id (by name for Gemini); a different order is counted, as it breaks caching.
@@ -244,49 +334,34 @@ async fn serve(
             return rejection.response(provider);
         }
     }
-    let cache = {
+    let header = canonical_header(provider, &whole, &request.model);
+    let messages: Vec<String> = values
+        .iter()
+        .map(|m| canonical_message(provider, m))
+        .collect();
+    let (verdict, usage) = {
         let mut shared = lock(&state.shared);
-        let mut h = hash_step(0, &request.header.concat());
-        let mut hashes = vec![h];
-        for m in &request.messages {
-            h = hash_step(h, m.get());
-            hashes.push(h);
-        }
-        let cached = hashes
-            .iter()
-            .rposition(|h| shared.prefixes.contains(h))
-            .unwrap_or(0);
-        // A known prefix ending with an assistant turn followed by a different message
-        // than before (the same calls answered in another order, say) cannot be cached.
-        let mut diverged = false;
-        for &(end, next) in &followers {
-            let key = hashes[end];
-            let next = hash_step(0, request.messages[next].get());
-            match shared.followers.get(&key) {
-                Some(&seen) if seen != next => diverged = true,
-                Some(_) => {}
-                None => {
-                    shared.followers.insert(key, next);
-                }
-            }
-        }
-        shared.prefixes.extend(hashes);
+        let verdict =
+            shared
+                .histories
+                .judge(&header, &messages, &followers, a.turns, a.last_assistant);
+        let now = tokio::time::Instant::now();
+        let usage = shared.cache.serve(&prompt, script.cache_minimums, now);
         let s = &mut shared.stats;
         s.requests += 1;
         s.order_violations += u64::from(order_violation);
-        if a.turns == 0 {
-            s.cache_writes += 1;
-            "write"
-        } else if cached >= a.last_assistant && !diverged {
-            s.cache_hits += 1;
-            "hit"
-        } else {
-            s.cache_misses += 1;
-            "miss"
+        match verdict {
+            Verdict::Write => s.cache_writes += 1,
+            Verdict::Hit => s.cache_hits += 1,
+            Verdict::Miss => s.cache_misses += 1,
         }
+        s.prompt_tokens += usage.total;
+        s.cache_read_tokens += usage.read;
+        s.cache_write_tokens += usage.write();
+        (verdict, usage)
     };
     let turn = script.turn(a.turns);
-    let events = script::encode(provider, script, a.turns, &turn);
+    let events = encode::encode(provider, script, a.turns, &turn, &usage);
     let delay = Duration::from_millis(script.chunk_delay_ms);
     let stream = futures_util::stream::iter(events).then(move |(name, data)| async move {
         tokio::time::sleep(delay).await;
@@ -300,7 +375,7 @@ async fn serve(
         .status(StatusCode::OK)
         .header("content-type", "text/event-stream")
         .header("cache-control", "no-cache")
-        .header("x-mock-cache", cache)
+        .header("x-mock-cache", verdict.as_str())
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

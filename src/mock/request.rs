@@ -11,8 +11,8 @@ use crate::provider::Provider;
 
 /// What a request says, whatever the provider.
 pub(super) struct Request {
-    /// Parts of the prompt before the messages (model, system, tools), raw.
-    pub(super) header: Vec<String>,
+    /// The model (Gemini's from the path), "" when the request names none.
+    pub(super) model: String,
     /// The history, each message exactly as sent.
     pub(super) messages: Vec<Box<RawValue>>,
 }
@@ -90,14 +90,6 @@ pub(super) fn parse(
     struct Body<'a> {
         #[serde(borrow)]
         model: Option<&'a RawValue>,
-        #[serde(borrow)]
-        system: Option<&'a RawValue>,
-        #[serde(borrow)]
-        instructions: Option<&'a RawValue>,
-        #[serde(borrow, rename = "systemInstruction")]
-        system_instruction: Option<&'a RawValue>,
-        #[serde(borrow)]
-        tools: Option<&'a RawValue>,
         max_tokens: Option<u64>,
         messages: Option<Vec<Box<RawValue>>>,
         input: Option<Vec<Box<RawValue>>>,
@@ -107,19 +99,20 @@ pub(super) fn parse(
     if provider == Provider::Anthropic && b.max_tokens.is_none() {
         return Err("max_tokens: Field required".into());
     }
-    let raw = |v: Option<&RawValue>| v.map(|v| v.get().to_owned()).unwrap_or_default();
-    let header = vec![
-        model.map(str::to_owned).unwrap_or_else(|| raw(b.model)),
-        raw(b.system.or(b.instructions).or(b.system_instruction)),
-        raw(b.tools),
-    ];
+    let model = match model {
+        Some(m) => m.to_owned(),
+        None => b
+            .model
+            .and_then(|m| serde_json::from_str::<String>(m.get()).ok())
+            .unwrap_or_default(),
+    };
     let messages = match provider {
         Provider::Anthropic | Provider::OpenAiChat => b.messages,
         Provider::OpenAiResponses => b.input,
         _ => b.contents,
     }
     .ok_or("the request has no messages")?;
-    Ok(Request { header, messages })
+    Ok(Request { model, messages })
 }
 
 /// Where the history stands: assistant turns so far, the index of the last assistant

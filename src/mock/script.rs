@@ -1,4 +1,5 @@
-//! The scripted conversation a mock server plays, and its wire encoding per provider.
+//! The scripted conversation a mock server plays (its wire encoding per provider is in
+//! `encode.rs`).
 //!
 //! Script file format (JSON):
 //!
@@ -23,12 +24,14 @@
 //!
 //! With `"reasoning": {"redacted_turns": [1]}` every turn streams reasoning state before
 //! its answer, and the server refuses a next request that lost it (see `reasoning.rs`).
+//!
+//! With `"cache_minimums": true` the prompt cache applies each provider's documented
+//! minimum cacheable length (see `cache.rs`); by default any prefix can be cached, so a
+//! short conversation shows the mechanism.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
 
-use super::reasoning::TurnReasoning;
 use crate::provider::Provider;
 
 /// A scripted conversation.
@@ -50,6 +53,12 @@ pub struct Script {
     /// checked).
     #[serde(default)]
     pub reasoning: Option<ScriptReasoning>,
+    /// Whether the prompt cache applies the providers' documented minimum cacheable
+    /// lengths (Anthropic 1024 to 4096 tokens by model, OpenAI 1024 with cached counts in
+    /// increments of 128, Gemini 2048 or 4096 by model): a shorter prefix is neither
+    /// written nor read (default false: any prefix is cached).
+    #[serde(default)]
+    pub cache_minimums: bool,
 }
 
 /// The reasoning a script's turns stream, each in its provider's format (SPEC §6, "What
@@ -177,310 +186,9 @@ pub(super) fn pieces(s: &str, n: usize) -> Vec<&str> {
     out
 }
 
-/// One SSE event to send: its `event:` name (if any) and its `data`.
-pub(crate) type WireEvent = (Option<&'static str>, String);
-
 /// `s` as a JSON string.
 pub(super) fn q(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialize")
-}
-
-/// The SSE events answering with `turn` (number `k`) in `provider`'s wire format.
-pub(crate) fn encode(
-    provider: Provider,
-    script: &Script,
-    k: usize,
-    turn: &ScriptTurn,
-) -> Vec<WireEvent> {
-    let n = script.chunk_chars;
-    let text = pieces(&turn.text, n);
-    let calls = &turn.tool_calls;
-    let tool_use = !calls.is_empty();
-    let reasoning = script
-        .reasoning
-        .as_ref()
-        .map(|r| TurnReasoning::of(r, k, turn));
-    let thought_tokens = reasoning.as_ref().map_or(0, TurnReasoning::tokens);
-    // Every generated token, reasoning included (Gemini reports thoughts apart).
-    let answer_tokens = (turn.text.len() / 4 + 20 * calls.len()) as u64;
-    let out_tokens = answer_tokens + thought_tokens;
-    let mut ev: Vec<WireEvent> = Vec::new();
-    let data = |ev: &mut Vec<WireEvent>, name: Option<&'static str>, v: Value| {
-        ev.push((name, v.to_string()))
-    };
-    match provider {
-        // Key order as the API writes it (the decoders do not care; fast paths and byte
-        // comparisons do).
-        Provider::Anthropic => {
-            let mut raw = |name: &'static str, v: String| ev.push((Some(name), v));
-            raw(
-                "message_start",
-                format!(
-                    r#"{{"type":"message_start","message":{{"id":"msg_mock_{k}","type":"message","role":"assistant","model":{},"content":[],"stop_reason":null,"stop_sequence":null,"usage":{{"input_tokens":{},"output_tokens":1}}}}}}"#,
-                    q(&script.model),
-                    100 + 50 * k
-                ),
-            );
-            let mut index = 0;
-            if let Some(r) = &reasoning {
-                let (blocks, count) = r.anthropic(n);
-                for (name, data) in blocks {
-                    raw(name, data);
-                }
-                index = count;
-            }
-            if !text.is_empty() {
-                raw(
-                    "content_block_start",
-                    format!(
-                        r#"{{"type":"content_block_start","index":{index},"content_block":{{"type":"text","text":""}}}}"#
-                    ),
-                );
-                for t in &text {
-                    raw(
-                        "content_block_delta",
-                        format!(
-                            r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"text_delta","text":{}}}}}"#,
-                            q(t)
-                        ),
-                    );
-                }
-                raw(
-                    "content_block_stop",
-                    format!(r#"{{"type":"content_block_stop","index":{index}}}"#),
-                );
-                index += 1;
-            }
-            for (i, c) in calls.iter().enumerate() {
-                let id = Script::call_id(provider, k, i).unwrap_or_default();
-                raw(
-                    "content_block_start",
-                    format!(
-                        r#"{{"type":"content_block_start","index":{index},"content_block":{{"type":"tool_use","id":{},"name":{},"input":{{}}}}}}"#,
-                        q(&id),
-                        q(&c.name)
-                    ),
-                );
-                for a in std::iter::once("").chain(pieces(c.input.get(), n)) {
-                    raw(
-                        "content_block_delta",
-                        format!(
-                            r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"input_json_delta","partial_json":{}}}}}"#,
-                            q(a)
-                        ),
-                    );
-                }
-                raw(
-                    "content_block_stop",
-                    format!(r#"{{"type":"content_block_stop","index":{index}}}"#),
-                );
-                index += 1;
-            }
-            let stop = if tool_use { "tool_use" } else { "end_turn" };
-            raw(
-                "message_delta",
-                format!(
-                    r#"{{"type":"message_delta","delta":{{"stop_reason":"{stop}","stop_sequence":null}},"usage":{{"output_tokens":{out_tokens}}}}}"#
-                ),
-            );
-            raw("message_stop", r#"{"type":"message_stop"}"#.to_owned());
-        }
-        // Key order as the API writes it (tests/fixtures/openai-chat): every chunk repeats
-        // the same head, then one choice, `delta` before `logprobs` and `finish_reason`.
-        Provider::OpenAiChat => {
-            let head = format!(
-                r#"{{"id":"chatcmpl-mock-{k}","object":"chat.completion.chunk","created":{},"model":{},"system_fingerprint":"fp_mock","choices":"#,
-                1_700_000_000 + k,
-                q(&script.model)
-            );
-            let mut chunk = |delta: String, finish: &str| {
-                ev.push((
-                    None,
-                    format!(
-                        r#"{head}[{{"index":0,"delta":{{{delta}}},"logprobs":null,"finish_reason":{finish}}}]}}"#
-                    ),
-                ));
-            };
-            // The first chunk: the role, and `content` "" for a text answer, null for calls
-            // alone.
-            let content = if text.is_empty() { "null" } else { r#""""# };
-            chunk(
-                format!(r#""role":"assistant","content":{content},"refusal":null"#),
-                "null",
-            );
-            for delta in reasoning.iter().flat_map(|r| r.chat_deltas(n)) {
-                chunk(delta, "null");
-            }
-            for t in &text {
-                chunk(format!(r#""content":{}"#, q(t)), "null");
-            }
-            for (i, c) in calls.iter().enumerate() {
-                let id = Script::call_id(provider, k, i).unwrap_or_default();
-                chunk(
-                    format!(
-                        r#""tool_calls":[{{"index":{i},"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}]"#,
-                        q(&id),
-                        q(&c.name)
-                    ),
-                    "null",
-                );
-                for a in pieces(c.input.get(), n) {
-                    chunk(
-                        format!(
-                            r#""tool_calls":[{{"index":{i},"function":{{"arguments":{}}}}}]"#,
-                            q(a)
-                        ),
-                        "null",
-                    );
-                }
-            }
-            let finish = if tool_use { "tool_calls" } else { "stop" };
-            chunk(String::new(), &format!(r#""{finish}""#));
-            let prompt = 100 + 50 * k as u64;
-            ev.push((
-                None,
-                format!(
-                    r#"{head}[],"usage":{{"prompt_tokens":{prompt},"completion_tokens":{out_tokens},"total_tokens":{},"completion_tokens_details":{{"reasoning_tokens":{thought_tokens}}}}}}}"#,
-                    prompt + out_tokens
-                ),
-            ));
-            ev.push((None, "[DONE]".into()));
-        }
-        Provider::OpenAiResponses => {
-            let rid = format!("resp_mock_{k}");
-            data(
-                &mut ev,
-                Some("response.created"),
-                json!({"type": "response.created", "response": {"id": rid, "status": "in_progress", "model": script.model, "output": []}}),
-            );
-            let mut output = 0;
-            if let Some(r) = &reasoning {
-                for (name, v) in r.responses(n) {
-                    data(&mut ev, Some(name), v);
-                }
-                output = 1;
-            }
-            if !text.is_empty() {
-                let item = format!("msg_mock_{k}");
-                data(
-                    &mut ev,
-                    Some("response.output_item.added"),
-                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "message", "role": "assistant", "content": []}}),
-                );
-                data(
-                    &mut ev,
-                    Some("response.content_part.added"),
-                    json!({"type": "response.content_part.added", "item_id": item, "output_index": output, "content_index": 0, "part": {"type": "output_text", "text": ""}}),
-                );
-                for t in &text {
-                    // The hot events in the API's key order, with its sequence numbers.
-                    let seq = ev.len();
-                    ev.push((
-                        Some("response.output_text.delta"),
-                        format!(
-                            r#"{{"type":"response.output_text.delta","sequence_number":{seq},"item_id":{},"output_index":{output},"content_index":0,"delta":{},"logprobs":[]}}"#,
-                            q(&item),
-                            q(t)
-                        ),
-                    ));
-                }
-                data(
-                    &mut ev,
-                    Some("response.content_part.done"),
-                    json!({"type": "response.content_part.done", "item_id": item, "output_index": output, "content_index": 0}),
-                );
-                data(
-                    &mut ev,
-                    Some("response.output_item.done"),
-                    json!({"type": "response.output_item.done", "output_index": output, "item": {"id": item, "type": "message"}}),
-                );
-                output += 1;
-            }
-            for (i, c) in calls.iter().enumerate() {
-                let call_id = Script::call_id(provider, k, i);
-                let item = format!("fc_mock_{k}_{i}");
-                data(
-                    &mut ev,
-                    Some("response.output_item.added"),
-                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": ""}}),
-                );
-                for a in pieces(c.input.get(), n) {
-                    let seq = ev.len();
-                    ev.push((
-                        Some("response.function_call_arguments.delta"),
-                        format!(
-                            r#"{{"type":"response.function_call_arguments.delta","sequence_number":{seq},"item_id":{},"output_index":{output},"delta":{}}}"#,
-                            q(&item),
-                            q(a)
-                        ),
-                    ));
-                }
-                data(
-                    &mut ev,
-                    Some("response.function_call_arguments.done"),
-                    json!({"type": "response.function_call_arguments.done", "item_id": item, "output_index": output, "arguments": c.input.get()}),
-                );
-                data(
-                    &mut ev,
-                    Some("response.output_item.done"),
-                    json!({"type": "response.output_item.done", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": c.input.get()}}),
-                );
-                output += 1;
-            }
-            data(
-                &mut ev,
-                Some("response.completed"),
-                json!({"type": "response.completed", "response": {"id": rid, "status": "completed", "model": script.model, "usage": {"input_tokens": 100 + 50 * k, "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": thought_tokens}}}}),
-            );
-        }
-        Provider::Gemini => {
-            // Text chunks as Google writes them (a space after each colon, none after
-            // commas, the prompt's usage on every chunk).
-            let prompt = 100 + 50 * k;
-            for t in reasoning.iter().flat_map(|r| r.gemini_thoughts(n)) {
-                ev.push((
-                    None,
-                    format!(
-                        r#"{{"candidates": [{{"content": {{"parts": [{{"text": {},"thought": true}}],"role": "model"}},"index": 0}}],"usageMetadata": {{"promptTokenCount": {prompt},"totalTokenCount": {prompt},"promptTokensDetails": [{{"modality": "TEXT","tokenCount": {prompt}}}]}},"modelVersion": {}}}"#,
-                        q(t),
-                        q(&script.model)
-                    ),
-                ));
-            }
-            for t in &text {
-                ev.push((
-                    None,
-                    format!(
-                        r#"{{"candidates": [{{"content": {{"parts": [{{"text": {}}}],"role": "model"}},"index": 0}}],"usageMetadata": {{"promptTokenCount": {prompt},"totalTokenCount": {prompt},"promptTokensDetails": [{{"modality": "TEXT","tokenCount": {prompt}}}]}},"modelVersion": {}}}"#,
-                        q(t),
-                        q(&script.model)
-                    ),
-                ));
-            }
-            let parts: Vec<Value> = calls
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let args: Value = serde_json::from_str(c.input.get()).unwrap_or(Value::Null);
-                    let mut part = json!({"functionCall": {"name": c.name, "args": args}});
-                    if let (0, Some(r)) = (i, &reasoning) {
-                        part["thoughtSignature"] = json!(r.gemini_signature());
-                    }
-                    part
-                })
-                .collect();
-            let mut last = json!({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 100 + 50 * k, "candidatesTokenCount": answer_tokens}, "modelVersion": script.model});
-            if reasoning.is_some() {
-                last["usageMetadata"]["thoughtsTokenCount"] = json!(thought_tokens);
-            }
-            if calls.is_empty() {
-                last["candidates"][0]["content"]["parts"] = json!([]);
-            }
-            data(&mut ev, None, last);
-        }
-        Provider::Bedrock => {}
-    }
-    ev
 }
 
 #[cfg(test)]
@@ -492,72 +200,5 @@ mod tests {
         assert_eq!(pieces("aé€b", 2), ["aé", "€b"]);
         assert_eq!(pieces("", 3), Vec::<&str>::new());
         assert_eq!(pieces("abc", 0), ["a", "b", "c"]);
-    }
-
-    #[test]
-    fn every_encoding_assembles_back_to_the_script() {
-        for script in [Script::default_demo(), Script::reasoning_demo()] {
-            assembles_back(&script);
-        }
-    }
-
-    /// The reasoning streamed with a turn is reasoning, never answer text or a call.
-    fn assembles_back(script: &Script) {
-        for provider in [
-            Provider::Anthropic,
-            Provider::OpenAiChat,
-            Provider::OpenAiResponses,
-            Provider::Gemini,
-        ] {
-            for k in 0..script.turns.len() {
-                let turn = script.turn(k);
-                let body: String = encode(provider, script, k, &turn)
-                    .into_iter()
-                    .map(|(name, data)| match name {
-                        Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-                        None => format!("data: {data}\n\n"),
-                    })
-                    .collect();
-                let mut d = crate::StreamDecoder::new(provider);
-                let mut events = Vec::new();
-                d.push(body.as_bytes(), &mut events).unwrap();
-                d.finish(&mut events).unwrap();
-                let mut a = crate::Assembler::new();
-                for e in &events {
-                    a.push(e).unwrap();
-                }
-                let m = a.finish();
-                assert!(m.complete, "{provider} turn {k}");
-                assert_eq!(m.text(), turn.text, "{provider} turn {k}");
-                let calls: Vec<(&str, Value)> = m
-                    .tool_calls
-                    .iter()
-                    .map(|c| (&*c.name, c.input.clone().unwrap()))
-                    .collect();
-                let want: Vec<(&str, Value)> = turn
-                    .tool_calls
-                    .iter()
-                    .map(|c| {
-                        (
-                            c.name.as_str(),
-                            serde_json::from_str(c.input.get()).unwrap(),
-                        )
-                    })
-                    .collect();
-                assert_eq!(calls, want, "{provider} turn {k}");
-                let tool_use = m.stop_kind() == Some(crate::StopKind::ToolUse);
-                assert_eq!(tool_use, !turn.tool_calls.is_empty(), "{provider} turn {k}");
-                let thinking = events.iter().any(|e| {
-                    matches!(
-                        e,
-                        crate::StreamEvent::BlockStart {
-                            block: crate::Block::Thinking,
-                            ..
-                        }
-                    )
-                });
-                assert_eq!(thinking, script.reasoning.is_some(), "{provider} turn {k}");
-            }
-        }
     }
 }

@@ -112,15 +112,8 @@ struct MessagePayload<'a> {
 struct UsagePayload {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
-}
-
-impl From<UsagePayload> for Usage {
-    fn from(u: UsagePayload) -> Self {
-        Usage {
-            input_tokens: u.input_tokens,
-            output_tokens: u.output_tokens,
-        }
-    }
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -255,13 +248,35 @@ pub fn stop_reason(raw: &str) -> StopReason {
 /// Decoder for Anthropic Messages API payloads. See the [module docs](self).
 #[derive(Debug, Default, Clone)]
 pub struct AnthropicDecoder {
-    _private: (),
+    /// The cache counts of the message so far (`message_start` gives them; a later
+    /// `message_delta` may repeat them, or give `input_tokens` alone).
+    cache_read: Option<u64>,
+    cache_write: Option<u64>,
 }
 
 impl AnthropicDecoder {
     /// A new decoder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// SPEC §4: "`input_tokens` = every prompt token, cached or not (Anthropic and Bedrock
+    /// report cache reads and writes apart from `input_tokens`: they are added)".
+    fn usage(&mut self, u: UsagePayload) -> Usage {
+        if u.cache_read_input_tokens.is_some() {
+            self.cache_read = u.cache_read_input_tokens;
+        }
+        if u.cache_creation_input_tokens.is_some() {
+            self.cache_write = u.cache_creation_input_tokens;
+        }
+        let cached = self.cache_read.unwrap_or(0) + self.cache_write.unwrap_or(0);
+        Usage {
+            input_tokens: u.input_tokens.map(|n| n.saturating_add(cached)),
+            output_tokens: u.output_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+            cache_write_input_tokens: u.cache_creation_input_tokens,
+            reasoning_tokens: None,
+        }
     }
 
     /// Decodes one payload (the SSE `data`).
@@ -286,10 +301,11 @@ impl AnthropicDecoder {
         match &*p.kind {
             "message_start" => {
                 let m = p.message.ok_or_else(|| missing("missing `message`"))?;
+                (self.cache_read, self.cache_write) = (None, None);
                 out.push(StreamEvent::MessageStart {
                     id: m.id.map(Cow::into_owned),
                     model: m.model.map(Cow::into_owned),
-                    usage: m.usage.map(Usage::from).unwrap_or_default(),
+                    usage: m.usage.map(|u| self.usage(u)).unwrap_or_default(),
                 });
             }
             "content_block_start" => {
@@ -326,7 +342,7 @@ impl AnthropicDecoder {
                 let stop = p.delta.and_then(|d| d.stop_reason).map(|r| stop_reason(&r));
                 out.push(StreamEvent::MessageDelta {
                     stop_reason: stop,
-                    usage: p.usage.map(Usage::from).unwrap_or_default(),
+                    usage: p.usage.map(|u| self.usage(u)).unwrap_or_default(),
                 });
             }
             "message_stop" => out.push(StreamEvent::MessageStop),

@@ -99,6 +99,20 @@ struct ReasoningDelta<'a> {
 struct UsagePayload {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_write_input_tokens: Option<u64>,
+}
+
+/// SPEC §4: Bedrock's `inputTokens` leaves out cache reads and writes; they are added.
+fn usage(u: UsagePayload) -> Usage {
+    let cached = u.cache_read_input_tokens.unwrap_or(0) + u.cache_write_input_tokens.unwrap_or(0);
+    Usage {
+        input_tokens: u.input_tokens.map(|n| n.saturating_add(cached)),
+        output_tokens: u.output_tokens,
+        cache_read_input_tokens: u.cache_read_input_tokens,
+        cache_write_input_tokens: u.cache_write_input_tokens,
+        reasoning_tokens: None,
+    }
 }
 
 /// Maps Bedrock's `stopReason`.
@@ -309,10 +323,7 @@ impl BedrockDecoder {
                 if let Some(u) = p.usage {
                     out.push(StreamEvent::MessageDelta {
                         stop_reason: None,
-                        usage: Usage {
-                            input_tokens: u.input_tokens,
-                            output_tokens: u.output_tokens,
-                        },
+                        usage: usage(u),
                     });
                 }
             }

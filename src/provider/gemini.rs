@@ -127,6 +127,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 struct UsagePayload {
     prompt_token_count: Option<u64>,
     candidates_token_count: Option<u64>,
+    cached_content_token_count: Option<u64>,
+    thoughts_token_count: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -138,10 +140,19 @@ struct ErrorPayload<'a> {
     status: Option<Cow<'a, str>>,
 }
 
+/// SPEC §4: `promptTokenCount` already counts the cached tokens; output is
+/// `candidatesTokenCount` + `thoughtsTokenCount` (Gemini reports thoughts apart).
 fn usage(u: UsagePayload) -> Usage {
+    let output = match (u.candidates_token_count, u.thoughts_token_count) {
+        (None, None) => None,
+        (c, t) => Some(c.unwrap_or(0).saturating_add(t.unwrap_or(0))),
+    };
     Usage {
         input_tokens: u.prompt_token_count,
-        output_tokens: u.candidates_token_count,
+        output_tokens: output,
+        cache_read_input_tokens: u.cached_content_token_count,
+        cache_write_input_tokens: None,
+        reasoning_tokens: u.thoughts_token_count,
     }
 }
 

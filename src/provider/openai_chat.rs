@@ -122,6 +122,16 @@ struct FunctionDelta<'a> {
 struct UsagePayload {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<TokenDetails>,
+    completion_tokens_details: Option<TokenDetails>,
+}
+
+/// `prompt_tokens_details` / `completion_tokens_details` (and the Responses API's
+/// `input_tokens_details` / `output_tokens_details`).
+#[derive(Deserialize)]
+pub(crate) struct TokenDetails {
+    pub(crate) cached_tokens: Option<u64>,
+    pub(crate) reasoning_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -281,9 +291,14 @@ impl OpenAiChatDecoder {
         if let Some(u) = chunk.usage {
             out.push(StreamEvent::MessageDelta {
                 stop_reason: None,
+                // SPEC §4: `prompt_tokens` already counts the cached tokens, and
+                // `completion_tokens` the reasoning tokens.
                 usage: Usage {
                     input_tokens: u.prompt_tokens,
                     output_tokens: u.completion_tokens,
+                    cache_read_input_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens),
+                    cache_write_input_tokens: None,
+                    reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
                 },
             });
         }

@@ -375,9 +375,18 @@ impl OpenAiResponsesDecoder {
                 let r = p.response;
                 let (usage, reason) = match r {
                     Some(r) => (
+                        // `input_tokens` counts the cached ones, `output_tokens` the
+                        // reasoning ones, as SPEC §4 normalizes them.
                         r.usage.map(|u| Usage {
                             input_tokens: u.input_tokens,
                             output_tokens: u.output_tokens,
+                            cache_read_input_tokens: u
+                                .input_tokens_details
+                                .and_then(|d| d.cached_tokens),
+                            cache_write_input_tokens: None,
+                            reasoning_tokens: u
+                                .output_tokens_details
+                                .and_then(|d| d.reasoning_tokens),
                         }),
                         r.incomplete_details.and_then(|d| d.reason),
                     ),

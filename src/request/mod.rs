@@ -15,10 +15,13 @@ use serde_json::value::RawValue;
 
 mod anthropic;
 mod bedrock;
+pub(crate) mod cache;
 mod gemini;
 mod openai_chat;
 mod openai_responses;
 mod parts;
+
+pub use cache::PromptCaching;
 
 use crate::assemble::{AssembledMessage, ToolCall};
 use crate::execute::ToolResult;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toolstream::mock::{MockServer, MockStats, Script};
 use toolstream::{
     ArgumentPreview, Block, Conversation, ConversationConfig, Delta, DispatchPolicy, ModelClient,
-    Provider, StreamEvent, ToolRegistry, TurnEvent, TurnRecord,
+    PromptCaching, Provider, StreamEvent, ToolRegistry, TurnEvent, TurnRecord, Usage,
 };
 
 pub const QUESTION: &str =
@@ -368,6 +368,28 @@ fn summary(runs: &[ModeRun], stats: &MockStats) {
     } else {
         println!("eager was not faster this time ({saved:.0} ms)");
     }
+    // SPEC §9: "the demo and `chat` print the share of prompt tokens that were read from
+    // cache", from the usage each response reported.
+    let usage = |r: &ModeRun| {
+        let mut total = Usage::default();
+        for record in &r.records {
+            total.add(record.usage());
+        }
+        total
+    };
+    let (eager, batched) = (usage(&runs[0]), usage(&runs[1]));
+    println!(
+        "{:<22}{:>12}{:>12}",
+        "prompt read from cache",
+        percent(eager.cache_read_share()),
+        percent(batched.cache_read_share())
+    );
+    println!(
+        "{:<22}{:>12}{:>12}",
+        "prompt tokens",
+        eager.input_tokens.unwrap_or(0),
+        batched.input_tokens.unwrap_or(0)
+    );
     println!(
         "prompt cache: {} hits, {} misses, {} first requests; {} order violations, {} refused requests",
         stats.cache_hits, stats.cache_misses, stats.cache_writes, stats.order_violations, stats.rejected
@@ -380,6 +402,31 @@ fn summary(runs: &[ModeRun], stats: &MockStats) {
     } else {
         println!("eager and batched histories differ");
     }
+}
+
+/// A share as a whole percentage, or `-` when unknown.
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0))
+}
+
+/// One line on the conversation's tokens: prompt, share read from cache, written, output.
+pub fn usage_line(u: &Usage) -> String {
+    let mut line = format!(
+        "tokens: {} prompt ({} read from cache",
+        u.input_tokens.map_or("?".into(), |n| n.to_string()),
+        percent(u.cache_read_share())
+    );
+    if let Some(w) = u.cache_write_input_tokens {
+        line.push_str(&format!(", {w} written to cache"));
+    }
+    line.push_str(&format!(
+        "), {} output",
+        u.output_tokens.map_or("?".into(), |n| n.to_string())
+    ));
+    if let Some(r) = u.reasoning_tokens {
+        line.push_str(&format!(" ({r} reasoning)"));
+    }
+    line
 }
 
 fn escape(s: &str) -> String {
@@ -482,8 +529,11 @@ pub fn chat(
     base_url: Option<&str>,
     message: &str,
     policy: DispatchPolicy,
+    caching: PromptCaching,
 ) -> Result<(), String> {
-    let mut client = ModelClient::from_env(provider, model).map_err(|e| e.to_string())?;
+    let mut client = ModelClient::from_env(provider, model)
+        .map_err(|e| e.to_string())?
+        .prompt_caching(caching);
     if let Some(url) = base_url {
         client = client.base_url(url);
     }
@@ -518,6 +568,7 @@ pub fn chat(
             })
             .await
             .map_err(|e| e.to_string())?;
+        eprintln!("{}", usage_line(&conversation.usage()));
         Ok(())
     })
 }

@@ -102,6 +102,9 @@ enum Command {
         /// batched, eager or per-tool.
         #[arg(long, default_value = "eager")]
         dispatch: DispatchPolicy,
+        /// Prompt-cache breakpoints for Anthropic and Bedrock: off, 5m or 1h.
+        #[arg(long, default_value = "5m")]
+        cache: toolstream::PromptCaching,
         /// The message.
         message: String,
     },
@@ -312,6 +315,7 @@ fn main() -> ExitCode {
             model,
             base_url,
             dispatch,
+            cache,
             message,
         } => {
             let model = model.clone().unwrap_or_else(|| {
@@ -322,8 +326,15 @@ fn main() -> ExitCode {
                 }
                 .to_owned()
             });
-            demo::chat(*provider, &model, base_url.as_deref(), message, *dispatch)
-                .map_err(Failure::Input)
+            demo::chat(
+                *provider,
+                &model,
+                base_url.as_deref(),
+                message,
+                *dispatch,
+                *cache,
+            )
+            .map_err(Failure::Input)
         }
         Command::Run {
             provider,

@@ -103,7 +103,8 @@ pub(super) fn chunk(data: &str) -> Option<Piece<'_>> {
 }
 
 /// `usageMetadata` from the value of `promptTokenCount` on, through the closing brace.
-/// Only the two counts the decoder reports are kept; the rest must still have the shape.
+/// The counts the decoder reports are kept; the rest must still have the shape (a
+/// `cachedContentTokenCount` takes the full path).
 fn usage(s: &str) -> Option<(UsagePayload, &str)> {
     let (prompt, rest) = count(s)?;
     let (candidates, rest) = optional(rest, CANDIDATES_COUNT, count)?;
@@ -112,10 +113,12 @@ fn usage(s: &str) -> Option<(UsagePayload, &str)> {
     let (_, rest) = optional(rest, CANDIDATES_DETAILS, details)?;
     let (_, rest) = optional(rest, TOOL_USE_COUNT, count)?;
     let (_, rest) = optional(rest, TOOL_USE_DETAILS, details)?;
-    let (_, rest) = optional(rest, THOUGHTS_COUNT, count)?;
+    let (thoughts, rest) = optional(rest, THOUGHTS_COUNT, count)?;
     let usage = UsagePayload {
         prompt_token_count: Some(prompt),
         candidates_token_count: candidates,
+        cached_content_token_count: None,
+        thoughts_token_count: thoughts,
     };
     Some((usage, rest.strip_prefix('}')?))
 }

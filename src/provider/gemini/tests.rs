@@ -405,9 +405,10 @@ fn the_first_chunk_starts_the_message_on_the_fast_path() {
             },
             StreamEvent::MessageDelta {
                 stop_reason: None,
+                // 50 candidates + 95 thoughts (SPEC §4: output counts the reasoning).
                 usage: Usage {
-                    input_tokens: Some(21),
-                    output_tokens: Some(50)
+                    reasoning_tokens: Some(95),
+                    ..Usage::new(Some(21), Some(50 + 95))
                 },
             },
         ]

@@ -4,6 +4,8 @@ use std::borrow::Cow;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+
+use crate::provider::openai_chat::TokenDetails;
 use serde_json::value::RawValue;
 
 /// One event, every field the decoder reads (each event uses some).
@@ -86,6 +88,8 @@ pub(super) struct Response<'a> {
 pub(super) struct UsagePayload {
     pub(super) input_tokens: Option<u64>,
     pub(super) output_tokens: Option<u64>,
+    pub(super) input_tokens_details: Option<TokenDetails>,
+    pub(super) output_tokens_details: Option<TokenDetails>,
 }
 
 #[derive(Deserialize)]

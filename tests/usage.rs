@@ -1,0 +1,217 @@
+//! SPEC §4 "Usage": five normalized fields for every provider. `input_tokens` counts every
+//! prompt token, cached or not; `output_tokens` every generated token, reasoning included;
+//! cache reads, cache writes and reasoning tokens beside them, null when not reported.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use toolstream::eventstream::{encode_message, Header, HeaderValue};
+use toolstream::{Provider, StreamDecoder, StreamEvent, Usage};
+
+fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// `toolstream turn --provider P FILE`'s `usage` object.
+fn turn_usage(provider: &str, rel: &str) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_toolstream"))
+        .args(["turn", "--provider", provider])
+        .arg(fixture(rel))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{rel}: {out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["usage"].clone()
+}
+
+fn usage(input: u64, output: u64, read: Value, write: Value, reasoning: Value) -> Value {
+    json!({"input_tokens": input, "output_tokens": output, "cache_read_input_tokens": read,
+           "cache_write_input_tokens": write, "reasoning_tokens": reasoning})
+}
+
+#[test]
+fn anthropic_adds_cache_reads_and_writes_to_the_input() {
+    // message_start: input 14, cache_creation 412, cache_read 3586; output 57 at the end.
+    assert_eq!(
+        turn_usage(
+            "anthropic",
+            "anthropic/constructed-anthropic-prompt-cache-read.sse"
+        ),
+        usage(14 + 412 + 3586, 57, json!(3586), json!(412), Value::Null)
+    );
+    // A live capture with zero cache fields reports zeros, not nulls.
+    assert_eq!(
+        turn_usage(
+            "anthropic",
+            "anthropic/prism-anthropic-stream-with-tools-3.sse"
+        ),
+        usage(200, 36, json!(0), json!(0), Value::Null)
+    );
+}
+
+#[test]
+fn openai_chat_cached_tokens_are_part_of_the_prompt() {
+    // DeepSeek: prompt_tokens 223, prompt_tokens_details.cached_tokens 192.
+    assert_eq!(
+        turn_usage(
+            "openai-chat",
+            "openai-compatible/prism-deepseek-stream-with-tools-1.sse"
+        ),
+        usage(223, 43, json!(192), Value::Null, Value::Null)
+    );
+}
+
+#[test]
+fn openai_responses_cached_and_reasoning_tokens() {
+    // input 17360 (cached 8311), output 1321 (reasoning 1152).
+    assert_eq!(
+        turn_usage(
+            "openai-responses",
+            "openai-responses/prism-openai-responses-stream-with-provider-tool-1.sse"
+        ),
+        usage(17360, 1321, json!(8311), Value::Null, json!(1152))
+    );
+}
+
+#[test]
+fn gemini_output_counts_the_thoughts() {
+    // promptTokenCount 131, candidatesTokenCount 15, totalTokenCount 241: 95 thoughts.
+    assert_eq!(
+        turn_usage(
+            "gemini",
+            "gemini/prism-gemini-stream-with-tools-thought-1.sse"
+        ),
+        usage(131, 15 + 95, Value::Null, Value::Null, json!(95))
+    );
+}
+
+fn decode(provider: Provider, body: &[u8]) -> Usage {
+    let mut decoder = StreamDecoder::new(provider);
+    let mut events = Vec::new();
+    decoder.push(body, &mut events).unwrap();
+    decoder.finish(&mut events).unwrap();
+    let mut total = Usage::default();
+    for e in events {
+        if let StreamEvent::MessageStart { usage, .. } | StreamEvent::MessageDelta { usage, .. } = e
+        {
+            total.update(usage);
+        }
+    }
+    total
+}
+
+#[test]
+fn gemini_cached_content_is_a_cache_read() {
+    // The documented usageMetadata of an implicit cache hit (`cachedContentTokenCount`,
+    // part of `promptTokenCount`), on the compact and on Google's spaced layout.
+    for data in [
+        r#"{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":2152,"candidatesTokenCount":17,"totalTokenCount":2169,"cachedContentTokenCount":2048}}"#,
+        r#"{"candidates": [{"content": {"parts": [{"text": "ok"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 2152,"candidatesTokenCount": 17,"totalTokenCount": 2169,"cachedContentTokenCount": 2048,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 2152}]},"modelVersion": "gemini-2.5-flash"}"#,
+    ] {
+        let u = decode(Provider::Gemini, format!("data: {data}\n\n").as_bytes());
+        assert_eq!(u.input_tokens, Some(2152));
+        assert_eq!(u.cache_read_input_tokens, Some(2048));
+        assert_eq!(u.output_tokens, Some(17));
+        assert_eq!(u.reasoning_tokens, None);
+    }
+}
+
+#[test]
+fn an_anthropic_input_count_without_cache_fields_keeps_the_cached_part() {
+    // message_delta giving `input_tokens` alone: the cache counts of message_start still
+    // belong to it.
+    let body = concat!(
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"output_tokens":1}}}"#,
+        "\n\n",
+        "event: message_delta\n",
+        r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":10,"output_tokens":7}}"#,
+        "\n\n",
+        "event: message_stop\n",
+        r#"data: {"type":"message_stop"}"#,
+        "\n\n",
+        // A second message of a recorded file starts from nothing.
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":3,"output_tokens":1}}}"#,
+        "\n\n",
+    );
+    let mut decoder = StreamDecoder::new(Provider::Anthropic);
+    let mut events = Vec::new();
+    decoder.push(body.as_bytes(), &mut events).unwrap();
+    let usages: Vec<Usage> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::MessageStart { usage, .. } | StreamEvent::MessageDelta { usage, .. } => {
+                Some(*usage)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(usages[0].input_tokens, Some(115));
+    assert_eq!(usages[1].input_tokens, Some(115));
+    assert_eq!(usages[1].output_tokens, Some(7));
+    assert_eq!(usages[2].input_tokens, Some(3));
+    assert_eq!(usages[2].cache_read_input_tokens, None);
+}
+
+fn frame(event: &str, payload: &str) -> Vec<u8> {
+    let h = |name: &str, v: &str| Header {
+        name: name.into(),
+        value: HeaderValue::String(v.into()),
+    };
+    encode_message(
+        &[
+            h(":event-type", event),
+            h(":content-type", "application/json"),
+            h(":message-type", "event"),
+        ],
+        payload.as_bytes(),
+    )
+}
+
+#[test]
+fn bedrock_adds_cache_reads_and_writes_to_the_input() {
+    // ConverseStream `metadata.usage` (TokenUsage: inputTokens, outputTokens, totalTokens,
+    // cacheReadInputTokens, cacheWriteInputTokens); inputTokens leaves the cache out.
+    let mut body = frame("messageStart", r#"{"role":"assistant"}"#);
+    body.extend(frame(
+        "contentBlockDelta",
+        r#"{"contentBlockIndex":0,"delta":{"text":"Hi"}}"#,
+    ));
+    body.extend(frame("contentBlockStop", r#"{"contentBlockIndex":0}"#));
+    body.extend(frame("messageStop", r#"{"stopReason":"end_turn"}"#));
+    body.extend(frame(
+        "metadata",
+        r#"{"usage":{"inputTokens":6,"outputTokens":262,"totalTokens":3460,"cacheReadInputTokens":3192,"cacheWriteInputTokens":0},"metrics":{"latencyMs":886}}"#,
+    ));
+    let u = decode(Provider::Bedrock, &body);
+    assert_eq!(u.input_tokens, Some(3198));
+    assert_eq!(u.cache_read_input_tokens, Some(3192));
+    assert_eq!(u.cache_write_input_tokens, Some(0));
+    assert_eq!(u.output_tokens, Some(262));
+}
+
+#[test]
+fn usage_adds_up_and_gives_the_cache_share() {
+    let mut total = Usage::default();
+    assert_eq!(total.cache_read_share(), None);
+    total.add(Usage::new(Some(100), Some(10)));
+    total.add(Usage {
+        input_tokens: Some(300),
+        cache_read_input_tokens: Some(200),
+        ..Usage::default()
+    });
+    assert_eq!(total.input_tokens, Some(400));
+    assert_eq!(total.output_tokens, Some(10));
+    assert_eq!(total.cache_read_input_tokens, Some(200));
+    assert_eq!(total.cache_write_input_tokens, None);
+    assert_eq!(total.cache_read_share(), Some(0.5));
+    // Serialized as SPEC §7's usage object.
+    assert_eq!(
+        serde_json::to_value(total).unwrap(),
+        usage(400, 10, json!(200), Value::Null, Value::Null)
+    );
+}
