@@ -215,3 +215,73 @@ fn usage_adds_up_and_gives_the_cache_share() {
         usage(400, 10, json!(200), Value::Null, Value::Null)
     );
 }
+
+/// The events of `body`, decoded whole.
+fn events(provider: Provider, body: &[u8]) -> Vec<StreamEvent> {
+    let mut decoder = StreamDecoder::new(provider);
+    let mut events = Vec::new();
+    decoder.push(body, &mut events).unwrap();
+    decoder.finish(&mut events).unwrap();
+    events
+}
+
+/// Whether the message's usage comes before its `MessageStop`: a turn ends at the stop, so
+/// usage after it would never reach the turn's outcome.
+fn usage_before_stop(events: &[StreamEvent]) -> bool {
+    let stop = events
+        .iter()
+        .position(|e| matches!(e, StreamEvent::MessageStop))
+        .expect("the message stops");
+    events[..stop].iter().any(
+        |e| matches!(e, StreamEvent::MessageDelta { usage, .. } if usage.input_tokens.is_some()),
+    ) && stop == events.len() - 1
+}
+
+#[test]
+fn openai_chat_and_bedrock_usage_after_the_stop_marker_is_part_of_the_message() {
+    // Chat: finish_reason, then the usage chunk (`include_usage`), then [DONE].
+    let chat = concat!(
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#,
+        "\n\n",
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        "\n\n",
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#,
+        "\n\n",
+        "data: [DONE]\n\n",
+    );
+    assert!(usage_before_stop(&events(
+        Provider::OpenAiChat,
+        chat.as_bytes()
+    )));
+    // Without a usage chunk the stop comes at [DONE], or at the end of input.
+    let lines: Vec<&str> = chat.split("\n\n").collect();
+    for body in [
+        format!("{}\n\n{}\n\n{}\n\n", lines[0], lines[1], lines[3]),
+        format!("{}\n\n{}\n\n", lines[0], lines[1]),
+    ] {
+        let ev = events(Provider::OpenAiChat, body.as_bytes());
+        assert!(
+            matches!(ev.last(), Some(StreamEvent::MessageStop)),
+            "{ev:?}"
+        );
+    }
+    // Bedrock: messageStop, then metadata with the usage.
+    let mut body = frame("messageStart", r#"{"role":"assistant"}"#);
+    body.extend(frame(
+        "contentBlockDelta",
+        r#"{"contentBlockIndex":0,"delta":{"text":"Hi"}}"#,
+    ));
+    body.extend(frame("contentBlockStop", r#"{"contentBlockIndex":0}"#));
+    body.extend(frame("messageStop", r#"{"stopReason":"end_turn"}"#));
+    let no_metadata = body.clone();
+    body.extend(frame(
+        "metadata",
+        r#"{"usage":{"inputTokens":6,"outputTokens":2,"totalTokens":8},"metrics":{"latencyMs":86}}"#,
+    ));
+    assert!(usage_before_stop(&events(Provider::Bedrock, &body)));
+    let ev = events(Provider::Bedrock, &no_metadata);
+    assert!(
+        matches!(ev.last(), Some(StreamEvent::MessageStop)),
+        "{ev:?}"
+    );
+}

@@ -171,6 +171,9 @@ pub struct BedrockDecoder {
     redacted: HashMap<usize, Vec<String>>,
     /// Their bytes, all blocks together.
     redacted_bytes: usize,
+    /// `messageStop` came; its `MessageStop` waits for the `metadata` event that follows it
+    /// with the usage (or for the end of input), so that the usage is part of the message.
+    stop_pending: bool,
 }
 
 impl BedrockDecoder {
@@ -199,6 +202,7 @@ impl BedrockDecoder {
                 .and_then(|p| p.message.map(Cow::into_owned))
                 .or_else(|| msg.header_str(":error-message").map(str::to_owned))
                 .unwrap_or_else(|| body.to_owned());
+            self.release_stop(out);
             out.push(StreamEvent::Error(ProviderError { kind, message }));
             return Ok(());
         }
@@ -227,6 +231,7 @@ impl BedrockDecoder {
         };
         match event {
             "messageStart" => {
+                self.release_stop(out);
                 self.redacted.clear();
                 self.redacted_bytes = 0;
                 out.push(StreamEvent::MessageStart {
@@ -316,7 +321,7 @@ impl BedrockDecoder {
                     stop_reason: Some(stop_reason(&raw)),
                     usage: Usage::default(),
                 });
-                out.push(StreamEvent::MessageStop);
+                self.stop_pending = true;
             }
             "metadata" => {
                 let p: Payload = parse(Provider::Bedrock, event, body)?;
@@ -326,6 +331,7 @@ impl BedrockDecoder {
                         usage: usage(u),
                     });
                 }
+                self.release_stop(out);
             }
             "chunk" => {
                 let p: Payload = parse(Provider::Bedrock, event, body)?;
@@ -381,8 +387,16 @@ impl BedrockDecoder {
     /// # Errors
     ///
     /// None today; the signature matches the other decoders.
-    pub fn finish(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        self.release_stop(out);
         Ok(())
+    }
+
+    /// The `MessageStop` held since `messageStop`, if any.
+    fn release_stop(&mut self, out: &mut Vec<StreamEvent>) {
+        if std::mem::take(&mut self.stop_pending) {
+            out.push(StreamEvent::MessageStop);
+        }
     }
 }
 

@@ -25,7 +25,8 @@
 //! There is no per-call end marker: every call completes at the choice's `finish_reason`
 //! ([`OpenAiChatOptions::complete_on_next_index`] opts into treating the start of a higher
 //! `index` as the end of the previous call). A final chunk with empty `choices` may carry
-//! `usage`; `data: [DONE]` ends the stream.
+//! `usage`; `data: [DONE]` ends the stream. The message stops after its usage chunk, at
+//! `[DONE]` or at the end of input, whichever comes first after `finish_reason`.
 //!
 //! Quirks survived: a missing or constant `index` (Gemini's and Ollama's compatible
 //! endpoints send whole calls, each with its own `id`), a new `id` on a reused index (a new
@@ -196,6 +197,11 @@ pub struct OpenAiChatDecoder {
     by_index: HashMap<usize, usize>,
     by_id: HashMap<String, usize>,
     finished: bool,
+    /// `finish_reason` came and its `MessageStop` waits for the usage chunk that follows it
+    /// (`stream_options.include_usage`: "an additional chunk will be streamed before the
+    /// data: [DONE] message"), for `[DONE]` or for the end of input, so that the message's
+    /// usage is part of it (SPEC §4) rather than a late event a finished turn never reads.
+    stop_pending: bool,
     seen_head: SeenHead,
 }
 
@@ -243,10 +249,12 @@ impl OpenAiChatDecoder {
             }
         }
         if data.trim_end() == "[DONE]" {
+            self.release_stop(out);
             return Ok(());
         }
         let chunk: Chunk = parse(Provider::OpenAiChat, "chat.completion.chunk", data)?;
         if let Some(e) = chunk.error {
+            self.release_stop(out);
             let e = match e {
                 ErrorField::Object(e) => e,
                 ErrorField::Text(message) => ErrorPayload {
@@ -301,8 +309,16 @@ impl OpenAiChatDecoder {
                     reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
                 },
             });
+            self.release_stop(out);
         }
         Ok(())
+    }
+
+    /// The `MessageStop` held since `finish_reason`, if any.
+    fn release_stop(&mut self, out: &mut Vec<StreamEvent>) {
+        if std::mem::take(&mut self.stop_pending) {
+            out.push(StreamEvent::MessageStop);
+        }
     }
 
     /// End of input: nothing is completed here; calls without `finish_reason` stay open.
@@ -315,6 +331,7 @@ impl OpenAiChatDecoder {
         if !self.finished {
             self.give_details(out);
         }
+        self.release_stop(out);
         Ok(())
     }
 
@@ -542,6 +559,6 @@ impl OpenAiChatDecoder {
             stop_reason: Some(stop_reason(raw)),
             usage: Usage::default(),
         });
-        out.push(StreamEvent::MessageStop);
+        self.stop_pending = true;
     }
 }
