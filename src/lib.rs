@@ -64,6 +64,7 @@ pub mod execute;
 pub mod mock;
 pub mod preview;
 pub mod provider;
+pub mod proxy;
 pub mod report;
 pub mod request;
 pub mod sse;

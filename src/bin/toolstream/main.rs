@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod demo;
+mod proxy;
 mod run;
 
 use std::num::NonZeroUsize;
@@ -86,6 +87,23 @@ enum Command {
         /// A script file (see the README); the demo's script by default.
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
+    },
+    /// A recording proxy for provider APIs: record exchanges into a cassette, replay them
+    /// offline byte for byte (prints its address first).
+    Proxy {
+        /// The provider's base URL (the real API, a compatible server, `toolstream serve`).
+        #[arg(long, value_name = "URL")]
+        upstream: Option<String>,
+        /// The cassette directory.
+        #[arg(long, value_name = "DIR")]
+        cassette: PathBuf,
+        /// record (always forward and store), replay (never contact the upstream) or auto
+        /// (replay what is stored, record the rest).
+        #[arg(long, default_value = "auto")]
+        mode: toolstream::proxy::ProxyMode,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: std::net::SocketAddr,
     },
     /// Send one message to a real provider (API key from its usual environment variable)
     /// with the demo's simulated tools, printing text as it streams.
@@ -310,6 +328,12 @@ fn main() -> ExitCode {
         Command::Serve { addr, script } => {
             demo::serve(*addr, script.as_deref()).map_err(Failure::Input)
         }
+        Command::Proxy {
+            upstream,
+            cassette,
+            mode,
+            addr,
+        } => proxy::proxy(*addr, upstream.as_deref(), cassette, *mode).map_err(Failure::Input),
         Command::Chat {
             provider,
             model,
