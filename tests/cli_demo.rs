@@ -34,6 +34,22 @@ fn demo_runs_offline_and_writes_a_timeline() {
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
     }
+    // SPEC §9: the share of prompt tokens read from cache, from the usage the mock streamed:
+    // eager reads each turn's predecessor; batched repeats eager's requests, so all of it.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("prompt read from cache"))
+        .unwrap_or_else(|| panic!("no cache share in:\n{stdout}"));
+    let shares: Vec<u32> = line
+        .split_whitespace()
+        .filter_map(|w| w.strip_suffix('%'))
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert!(
+        shares.len() == 2 && shares[0] > 20 && shares[0] < 100,
+        "{line}"
+    );
+    assert_eq!(shares[1], 100, "{line}");
     let chart = std::fs::read_to_string(&svg).unwrap();
     std::fs::remove_file(&svg).unwrap();
     assert!(chart.starts_with("<svg"));
@@ -133,6 +149,13 @@ async fn chat_talks_to_any_base_url() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(stdout.contains(&last), "{provider}: {stdout}");
+        // The usage line: later turns read earlier ones from the (emulated) cache.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("tokens: ") && stderr.contains("% read from cache"),
+            "{provider}: {stderr}"
+        );
+        assert!(!stderr.contains("(0% read"), "{provider}: {stderr}");
         assert!(
             stdout.contains("[tool 0 get_weather -> Paris: sunny, 21°C]"),
             "{provider}: {stdout}"
@@ -159,4 +182,51 @@ fn chat_without_a_key_says_which_variable() {
         stderr.trim(),
         "toolstream: the ANTHROPIC_API_KEY environment variable is not set"
     );
+}
+
+/// `serve --cache-minimums` applies the documented minimum cacheable lengths: the demo
+/// conversation (a few hundred tokens) is then too short to cache; `chat --cache off`
+/// places no breakpoints, so nothing is read either way.
+#[test]
+fn serve_cache_minimums_and_chat_cache_off_read_nothing() {
+    let chat = |base: &str, cache: &str| {
+        let out = bin()
+            .args(["chat", "--provider", "anthropic", "--base-url", base])
+            .args(["--cache", cache, "Weather?"])
+            .env("ANTHROPIC_API_KEY", "test-key")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    for (flags, cache, read) in [
+        (&["--cache-minimums"][..], "5m", false),
+        (&[][..], "off", false),
+        (&[][..], "1h", true),
+    ] {
+        let mut child = KillOnDrop(
+            bin()
+                .args(["serve", "--addr", "127.0.0.1:0"])
+                .args(flags)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut first = String::new();
+        BufReader::new(child.0.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let stderr = chat(first.trim(), cache);
+        assert_eq!(
+            !stderr.contains("(0% read from cache"),
+            read,
+            "{flags:?} --cache {cache}: {stderr}"
+        );
+    }
+    let out = bin()
+        .args(["chat", "--provider", "anthropic", "--cache", "2h", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -391,6 +391,9 @@ fn summary(runs: &[ModeRun], stats: &MockStats) {
         batched.input_tokens.unwrap_or(0)
     );
     println!(
+        "cache breakpoints on the tools, system prompt and last message: each turn reads the one before; the batched run repeats the eager run's requests byte for byte, so it reads them whole"
+    );
+    println!(
         "prompt cache: {} hits, {} misses, {} first requests; {} order violations, {} refused requests",
         stats.cache_hits, stats.cache_misses, stats.cache_writes, stats.order_violations, stats.rejected
     );
@@ -490,8 +493,8 @@ fn timeline_svg(runs: &[ModeRun]) -> String {
 }
 
 /// `toolstream serve`: prints the address, serves until interrupted.
-pub fn serve(addr: SocketAddr, script: Option<&Path>) -> Result<(), String> {
-    let script = match script {
+pub fn serve(addr: SocketAddr, script: Option<&Path>, cache_minimums: bool) -> Result<(), String> {
+    let mut script: Script = match script {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
@@ -500,6 +503,7 @@ pub fn serve(addr: SocketAddr, script: Option<&Path>) -> Result<(), String> {
         }
         None => Script::default_demo(),
     };
+    script.cache_minimums |= cache_minimums;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -87,6 +87,10 @@ enum Command {
         /// A script file (see the README); the demo's script by default.
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
+        /// Apply the providers' documented minimum cacheable prompt lengths (off by
+        /// default, so that short conversations show cache reads).
+        #[arg(long)]
+        cache_minimums: bool,
     },
     /// A recording proxy for provider APIs: record exchanges into a cassette, replay them
     /// offline byte for byte (prints its address first).
@@ -325,9 +329,11 @@ fn main() -> ExitCode {
         } => bench::bench(*provider, file.as_deref(), chunk.get(), mb.get(), *json)
             .map_err(Failure::Input)
             .and_then(|report| writeln!(out, "{report}").map_err(Failure::Output)),
-        Command::Serve { addr, script } => {
-            demo::serve(*addr, script.as_deref()).map_err(Failure::Input)
-        }
+        Command::Serve {
+            addr,
+            script,
+            cache_minimums,
+        } => demo::serve(*addr, script.as_deref(), *cache_minimums).map_err(Failure::Input),
         Command::Proxy {
             upstream,
             cassette,
