@@ -437,7 +437,10 @@ mod tests {
             Provider::OpenAiResponses,
             Provider::Gemini,
         ] {
-            let m = assemble(provider, encode(provider, &script, 0, &turn, &usage));
+            let m = assemble(&decode(
+                provider,
+                encode(provider, &script, 0, &turn, &usage),
+            ));
             let u = m.usage;
             assert_eq!(u.input_tokens, Some(1000), "{provider}");
             assert_eq!(u.cache_read_input_tokens, Some(600), "{provider}");
@@ -446,8 +449,9 @@ mod tests {
         }
     }
 
-    fn assemble(provider: Provider, events: Vec<WireEvent>) -> crate::AssembledMessage {
-        let body: String = events
+    /// The unified events of the SSE `wire` events.
+    fn decode(provider: Provider, wire: Vec<WireEvent>) -> Vec<crate::StreamEvent> {
+        let body: String = wire
             .into_iter()
             .map(|(name, data)| match name {
                 Some(n) => format!("event: {n}\ndata: {data}\n\n"),
@@ -458,8 +462,12 @@ mod tests {
         let mut events = Vec::new();
         d.push(body.as_bytes(), &mut events).unwrap();
         d.finish(&mut events).unwrap();
+        events
+    }
+
+    fn assemble(events: &[crate::StreamEvent]) -> crate::AssembledMessage {
         let mut a = crate::Assembler::new();
-        for e in &events {
+        for e in events {
             a.push(e).unwrap();
         }
         a.finish()
@@ -475,22 +483,9 @@ mod tests {
         ] {
             for k in 0..script.turns.len() {
                 let turn = script.turn(k);
-                let body: String = encode(provider, script, k, &turn, &PromptUsage::uncached(100))
-                    .into_iter()
-                    .map(|(name, data)| match name {
-                        Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-                        None => format!("data: {data}\n\n"),
-                    })
-                    .collect();
-                let mut d = crate::StreamDecoder::new(provider);
-                let mut events = Vec::new();
-                d.push(body.as_bytes(), &mut events).unwrap();
-                d.finish(&mut events).unwrap();
-                let mut a = crate::Assembler::new();
-                for e in &events {
-                    a.push(e).unwrap();
-                }
-                let m = a.finish();
+                let wire = encode(provider, script, k, &turn, &PromptUsage::uncached(100));
+                let events = decode(provider, wire);
+                let m = assemble(&events);
                 assert!(m.complete, "{provider} turn {k}");
                 assert_eq!(m.text(), turn.text, "{provider} turn {k}");
                 let calls: Vec<(&str, Value)> = m
