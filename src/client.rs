@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use crate::error::DecodeError;
 use crate::event::StreamEvent;
 use crate::provider::Provider;
-use crate::request::cache::{anthropic_message, bedrock_caches, bedrock_message};
+use crate::request::cache::{anthropic_message, bedrock_cache_points, bedrock_message};
 use crate::request::{to_raw, PromptCaching, J};
 use crate::stream::{ByteStreamExt, StreamError};
 use crate::tool::ToolDefinition;
@@ -242,12 +242,15 @@ impl ModelClient {
                     .last()
                     .and_then(|m| anthropic_message(m, self.caching)),
             ),
-            Provider::Bedrock if self.caching.is_on() && bedrock_caches(&self.model) => (
-                raw(self.caching.bedrock_block()),
-                history
-                    .last()
-                    .and_then(|m| bedrock_message(m, self.caching)),
-            ),
+            Provider::Bedrock if self.caching.is_on() => match bedrock_cache_points(&self.model) {
+                Some(points) => (
+                    raw(self.caching.bedrock_block(points.one_hour)),
+                    history
+                        .last()
+                        .and_then(|m| bedrock_message(m, self.caching, points.one_hour)),
+                ),
+                None => (raw("null"), None),
+            },
             _ => (raw("null"), None),
         };
         let body = match self.provider {
@@ -259,10 +262,12 @@ impl ModelClient {
                     ("stream", J::Bool(true)),
                 ];
                 if let Some(s) = system {
-                    // A string system prompt cannot carry a breakpoint; one text block can.
+                    // A string system prompt cannot carry a breakpoint; one text block can
+                    // (not an empty one: "cache_control cannot be set for empty text
+                    // blocks").
                     f.push((
                         "system",
-                        if caching {
+                        if caching && !s.is_empty() {
                             J::Arr(vec![J::Obj(vec![
                                 ("type", J::Str("text")),
                                 ("text", J::Str(s)),
@@ -344,7 +349,9 @@ impl ModelClient {
             Provider::Bedrock => {
                 // ConverseStream: the model is in the path; `cachePoint` blocks end the
                 // tools, the system prompt and the last message (Claude and Nova only).
-                let caching = self.caching.is_on() && bedrock_caches(&self.model);
+                let points = bedrock_cache_points(&self.model).filter(|_| self.caching.is_on());
+                let caching = points.is_some();
+                let tool_points = points.is_some_and(|p| p.tools);
                 let point = &marker;
                 let mut f = vec![("messages", with_last(history, marked.as_deref()))];
                 if let Some(s) = system {
@@ -364,7 +371,7 @@ impl ModelClient {
                     else {
                         unreachable!("tool_defs writes an array")
                     };
-                    if caching {
+                    if tool_points {
                         list.push(J::Raw(point));
                     }
                     f.push(("toolConfig", J::Obj(vec![("tools", J::Arr(list))])));

@@ -224,6 +224,12 @@ impl StreamDecoder {
         Ok(())
     }
 
+    /// The input failed: what the provider decoder held for input that will not come
+    /// (see [`PushDecoder::interrupted`](crate::PushDecoder::interrupted)).
+    pub(crate) fn interrupted(&mut self, out: &mut Vec<StreamEvent>) {
+        self.provider.interrupted(out);
+    }
+
     /// Ends the input.
     ///
     /// # Errors

@@ -36,6 +36,12 @@ pub trait PushDecoder {
 
     /// Whether `error` ends the stream (framing failures) or concerns one item only.
     fn is_fatal(error: &Self::Error) -> bool;
+
+    /// The input failed (a transport error): appends what the decoder already knows to be
+    /// complete but was holding for input that will not come (a message whose end marker
+    /// came and whose trailing usage did not). Nothing partial is flushed. The default
+    /// appends nothing.
+    fn interrupted(&mut self, _out: &mut Vec<Self::Item>) {}
 }
 
 /// A [`PushDecoder`] that takes inputs of type `T` (byte chunks, or SSE events).
@@ -92,6 +98,10 @@ impl PushDecoder for StreamDecoder {
     fn is_fatal(e: &DecodeError) -> bool {
         e.is_fatal()
     }
+
+    fn interrupted(&mut self, out: &mut Vec<StreamEvent>) {
+        StreamDecoder::interrupted(self, out);
+    }
 }
 
 impl<B: AsRef<[u8]>> DecodeFrom<B> for StreamDecoder {
@@ -119,6 +129,10 @@ impl PushDecoder for ProviderDecoder {
 
     fn is_fatal(e: &DecodeError) -> bool {
         e.is_fatal()
+    }
+
+    fn interrupted(&mut self, out: &mut Vec<StreamEvent>) {
+        ProviderDecoder::interrupted(self, out);
     }
 }
 
@@ -313,7 +327,14 @@ where
                 ),
                 Some(Err(e)) => {
                     this.pending.done = true;
-                    this.pending.errors.push((0, StreamError::Transport(e)));
+                    // A message that had ended before the failure still ends.
+                    this.pending.fill(
+                        |out, errors| {
+                            decoder.interrupted(out);
+                            errors.push((out.len(), e));
+                        },
+                        StreamError::Transport,
+                    );
                 }
                 None => {
                     this.pending.done = true;

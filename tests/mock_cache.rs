@@ -498,3 +498,35 @@ async fn with_minimums_short_prompts_are_not_cached_and_openai_counts_by_128() {
         }
     }
 }
+
+/// A message that is not an object is answered (the real API refuses it with a 400), not a
+/// dropped connection from a panicking handler.
+#[tokio::test]
+async fn a_message_that_is_not_an_object_is_answered() {
+    let server = toolstream::mock::MockServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        toolstream::mock::Script::default_demo(),
+    )
+    .await
+    .unwrap();
+    for messages in [r#"["hi"]"#, "[1]", "[null]"] {
+        let body = format!(
+            r#"{{"model":"m","max_tokens":10,"stream":true,"system":[{{"type":"text","text":"s","cache_control":{{"type":"ephemeral"}}}}],"messages":{messages}}}"#
+        );
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/messages", server.base_url()))
+            .header("x-api-key", "k")
+            .header("anthropic-version", "2023-06-01")
+            .body(body)
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert!(
+            status == 200 || status == 400,
+            "{messages}: {status} {text}"
+        );
+    }
+    server.shutdown().await;
+}

@@ -140,6 +140,17 @@ fn a_last_message_of_thinking_only_gets_no_breakpoint_but_the_others_stay() {
 }
 
 #[test]
+fn an_empty_system_prompt_carries_no_breakpoint() {
+    // "cache_control cannot be set for empty text blocks".
+    let c = ModelClient::new(Provider::Anthropic, "claude-sonnet-4-5", "key")
+        .unwrap()
+        .system("");
+    let (text, v) = body(&c, &anthropic_history());
+    assert_eq!(v["system"], "");
+    assert_eq!(text.matches("cache_control").count(), 2);
+}
+
+#[test]
 fn openai_and_gemini_requests_carry_no_markers() {
     for provider in [
         Provider::OpenAiChat,
@@ -185,9 +196,36 @@ fn bedrock_cache_points_end_the_tools_the_system_prompt_and_the_last_message() {
     let (text, _) = body(&c, &history);
     assert_eq!(text.matches(r#""ttl":"1h""#).count(), 3);
 
+    // Nova takes cache points in the system prompt and the messages, not in the tools.
+    let c = client(
+        Provider::Bedrock,
+        "us.amazon.nova-pro-v1:0",
+        PromptCaching::default(),
+    );
+    let (text, v) = body(&c, &history);
+    assert_eq!(text.matches("cachePoint").count(), 2, "{text}");
+    assert_eq!(v["toolConfig"]["tools"].as_array().unwrap().len(), 2);
+    // The 1-hour TTL only where the model takes it (Claude 4.5); elsewhere the default.
+    let c = client(
+        Provider::Bedrock,
+        "anthropic.claude-sonnet-4-20250514-v1:0",
+        PromptCaching::OneHour,
+    );
+    let (text, _) = body(&c, &history);
+    assert_eq!(text.matches("cachePoint").count(), 3, "{text}");
+    assert!(!text.contains("ttl"), "{text}");
+
     // Models without prompt caching refuse cache points: none are sent.
     for (model, caching) in [
         ("meta.llama3-70b-instruct-v1:0", PromptCaching::FiveMinutes),
+        (
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            PromptCaching::FiveMinutes,
+        ),
+        (
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            PromptCaching::FiveMinutes,
+        ),
         (model, PromptCaching::Off),
     ] {
         let c = client(Provider::Bedrock, model, caching);

@@ -1071,3 +1071,69 @@ fn public_types_are_send_and_sync() {
     send_sync::<ProxyError>();
     send_sync::<toolstream::proxy::ProxyStats>();
 }
+
+/// Review fixes: a refused key is not recorded (it would replay after the key is fixed);
+/// other secret-carrying query parameters are stripped; a body nested to serde_json's depth
+/// limit is stored as text so the cassette still loads; an upstream URL with a password is
+/// refused without echoing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_never_recorded_and_deep_bodies_still_load() {
+    let dir = TempDir::new("review");
+    let upstream = mock(0).await;
+    let proxy = start(ProxyMode::Auto, dir.path(), Some(&upstream)).await;
+    let c = client(Provider::Anthropic, "http://unused", "k");
+    let body = c.request_body(&[c.user_message("hi")], &[]);
+    let url = format!("{}/v1/messages", proxy.base_url());
+    // No key: the mock answers 401, forwarded, not recorded.
+    let refused = post(&url, &[("anthropic-version", "2023-06-01")], body.clone()).await;
+    assert_eq!(refused.status(), 401);
+    frames(refused).await;
+    proxy.wait_idle().await;
+    assert_eq!(proxy.stats().recorded, 0);
+    assert!(exchanges(dir.path()).is_empty());
+    // With a key the same request is recorded; other secrets in the query are not stored.
+    let secret_url = format!("{url}?api-key=AZSECRET&Access_Token=TOKSECRET&beta=true");
+    let headers = [("anthropic-version", "2023-06-01"), ("x-api-key", "k")];
+    let ok = post(&secret_url, &headers, body.clone()).await;
+    assert_eq!(ok.status(), 200);
+    frames(ok).await;
+    // A body nested 127 levels deep (serde_json's limit is 128).
+    let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    let echoed = post(&format!("{}/v1/deep", proxy.base_url()), &headers, deep).await;
+    frames(echoed).await;
+    proxy.wait_idle().await;
+    proxy.shutdown().await;
+    for (name, bytes) in tree(dir.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("SECRET"), "{name}: {text}");
+        if name.ends_with("request.json") && text.contains("/v1/messages") {
+            assert!(
+                text.contains("\"path\": \"/v1/messages?beta=true\""),
+                "{text}"
+            );
+        }
+    }
+    // The cassette loads (the deep body was stored as text), and replays.
+    let replayer = start(ProxyMode::Replay, dir.path(), None).await;
+    let hit = post(
+        &format!(
+            "{}/v1/messages?api-key=OTHER&beta=true",
+            replayer.base_url()
+        ),
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(hit.status(), 200);
+    replayer.shutdown().await;
+
+    let err = Proxy::start(
+        loopback(),
+        ProxyConfig::new(ProxyMode::Record, dir.path())
+            .upstream("http://user:PASSWORD@127.0.0.1:9"),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ProxyError::InvalidUpstream { .. }), "{err}");
+    assert!(!err.to_string().contains("PASSWORD"), "{err}");
+}

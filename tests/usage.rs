@@ -285,3 +285,67 @@ fn openai_chat_and_bedrock_usage_after_the_stop_marker_is_part_of_the_message() 
         "{ev:?}"
     );
 }
+
+/// A Chat tool-call message up to its `finish_reason` chunk, as bytes.
+fn chat_tool_call_body() -> Vec<u8> {
+    concat!(
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"read","arguments":"{}"}}]},"finish_reason":null}]}"#,
+        "\n\n",
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        "\n\n",
+    )
+    .as_bytes()
+    .to_vec()
+}
+
+/// The outcome of a turn over `chunks` decoded as OpenAI Chat.
+async fn chat_turn(
+    chunks: impl futures_util::Stream<Item = Result<Vec<u8>, &'static str>> + Send + Unpin + 'static,
+) -> toolstream::TurnOutcome {
+    use futures_util::StreamExt;
+    use std::sync::Arc;
+    use toolstream::{ByteStreamExt, ToolRegistry, TurnConfig, TurnEvent, TurnStream};
+    let tools = ToolRegistry::new().with_raw_fn("read", |_| Box::pin(async { Ok("ok".into()) }));
+    let events = chunks.stream_events(Provider::OpenAiChat);
+    let stream = TurnStream::new(
+        events,
+        Arc::new(tools),
+        TurnConfig::new(Provider::OpenAiChat),
+    );
+    let all: Vec<_> = stream.collect().await;
+    match all.into_iter().last() {
+        Some(Ok(TurnEvent::Outcome(o))) => *o,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The held stop must not cost a turn what it had before: a connection that fails after
+/// `finish_reason`, or stays open after `[DONE]`, still commits.
+#[tokio::test(start_paused = true)]
+async fn a_chat_turn_commits_after_a_transport_error_or_done_on_an_open_connection() {
+    use futures_util::stream::{iter, pending, StreamExt};
+    let failed = iter(vec![Ok(chat_tool_call_body()), Err("connection reset")]);
+    let o = chat_turn(failed).await;
+    assert!(o.committed, "{:?}", o.abandoned_because);
+    assert_eq!(o.results.len(), 1);
+
+    let kept_open = iter(vec![
+        Ok(chat_tool_call_body()),
+        Ok(b"data: [DONE]\n\n".to_vec()),
+    ])
+    .chain(pending());
+    let o = chat_turn(kept_open).await;
+    assert!(o.committed, "{:?}", o.abandoned_because);
+}
+
+/// Counts at the edge of `u64` saturate instead of overflowing (a panic before).
+#[test]
+fn absurd_cache_counts_saturate() {
+    let body = concat!(
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":5,"cache_creation_input_tokens":1,"cache_read_input_tokens":18446744073709551615,"output_tokens":1}}}"#,
+        "\n\n",
+    );
+    let u = decode(Provider::Anthropic, body.as_bytes());
+    assert_eq!(u.input_tokens, Some(u64::MAX));
+}

@@ -467,12 +467,13 @@ pub(super) fn canonical_header(provider: Provider, body: &Value, model: &str) ->
 pub(super) fn canonical_message(provider: Provider, m: &Value) -> String {
     let mut out = String::new();
     match provider {
-        Provider::Anthropic => {
+        // A message that is not an object (refused by the real APIs) is hashed as it is.
+        Provider::Anthropic if m.is_object() => {
             let mut m = m.clone();
             m["content"] = Value::Array(text_blocks(&m["content"]).into_owned());
             canonical_into(&mut out, &m);
         }
-        Provider::Bedrock => {
+        Provider::Bedrock if m.is_object() => {
             let mut m = m.clone();
             m["content"] = without_points(&m["content"]);
             canonical_into(&mut out, &m);

@@ -269,7 +269,7 @@ impl AnthropicDecoder {
         if u.cache_creation_input_tokens.is_some() {
             self.cache_write = u.cache_creation_input_tokens;
         }
-        let cached = self.cache_read.unwrap_or(0) + self.cache_write.unwrap_or(0);
+        let cached = (self.cache_read.unwrap_or(0)).saturating_add(self.cache_write.unwrap_or(0));
         Usage {
             input_tokens: u.input_tokens.map(|n| n.saturating_add(cached)),
             output_tokens: u.output_tokens,

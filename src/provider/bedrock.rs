@@ -105,7 +105,8 @@ struct UsagePayload {
 
 /// SPEC §4: Bedrock's `inputTokens` leaves out cache reads and writes; they are added.
 fn usage(u: UsagePayload) -> Usage {
-    let cached = u.cache_read_input_tokens.unwrap_or(0) + u.cache_write_input_tokens.unwrap_or(0);
+    let cached = (u.cache_read_input_tokens.unwrap_or(0))
+        .saturating_add(u.cache_write_input_tokens.unwrap_or(0));
     Usage {
         input_tokens: u.input_tokens.map(|n| n.saturating_add(cached)),
         output_tokens: u.output_tokens,
@@ -393,7 +394,7 @@ impl BedrockDecoder {
     }
 
     /// The `MessageStop` held since `messageStop`, if any.
-    fn release_stop(&mut self, out: &mut Vec<StreamEvent>) {
+    pub(crate) fn release_stop(&mut self, out: &mut Vec<StreamEvent>) {
         if std::mem::take(&mut self.stop_pending) {
             out.push(StreamEvent::MessageStop);
         }

@@ -343,6 +343,16 @@ impl ProviderDecoder {
         }
     }
 
+    /// The input failed: the stop of a message that had ended, if it was held for the
+    /// usage that follows it (OpenAI Chat, Bedrock).
+    pub(crate) fn interrupted(&mut self, out: &mut Vec<StreamEvent>) {
+        match self {
+            ProviderDecoder::OpenAiChat(d) => d.release_stop(out),
+            ProviderDecoder::Bedrock(d) => d.release_stop(out),
+            _ => {}
+        }
+    }
+
     /// End of input.
     ///
     /// # Errors

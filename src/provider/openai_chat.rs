@@ -315,7 +315,7 @@ impl OpenAiChatDecoder {
     }
 
     /// The `MessageStop` held since `finish_reason`, if any.
-    fn release_stop(&mut self, out: &mut Vec<StreamEvent>) {
+    pub(crate) fn release_stop(&mut self, out: &mut Vec<StreamEvent>) {
         if std::mem::take(&mut self.stop_pending) {
             out.push(StreamEvent::MessageStop);
         }

@@ -321,18 +321,34 @@ fn render_request(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
         ("method".to_owned(), Node::Str(method.to_owned())),
         ("path".to_owned(), Node::Str(path.to_owned())),
     ];
-    if !body.is_empty() {
-        members.push(match Node::parse(body) {
-            Some(node) => ("body".to_owned(), node),
-            None => (
-                "body_text".to_owned(),
-                Node::Str(String::from_utf8_lossy(body).into_owned()),
-            ),
-        });
+    let text = || {
+        (
+            "body_text".to_owned(),
+            Node::Str(String::from_utf8_lossy(body).into_owned()),
+        )
+    };
+    let render = |members: Vec<(String, Node)>| {
+        let mut out = serde_json::to_vec_pretty(&Node::Obj(members)).ok()?;
+        out.push(b'\n');
+        // The file must load back: a body nested to serde_json's depth limit is one level
+        // too deep once inside this object.
+        Node::parse(&out)?;
+        Some(out)
+    };
+    if body.is_empty() {
+        return render(members.clone()).unwrap_or_default();
     }
-    let mut out = serde_json::to_vec_pretty(&Node::Obj(members)).unwrap_or_default();
-    out.push(b'\n');
-    out
+    let mut as_json = members.clone();
+    as_json.push(match Node::parse(body) {
+        Some(node) => ("body".to_owned(), node),
+        None => text(),
+    });
+    render(as_json)
+        .or_else(|| {
+            members.push(text());
+            render(members)
+        })
+        .unwrap_or_default()
 }
 
 /// `response.json`: status, kept headers as `[name, value]` pairs, chunk sizes (sixteen

@@ -64,6 +64,12 @@ fn transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
 }
 
+/// Statuses about the credentials (401, 403): the key leaves them out, so a run with a
+/// wrong or missing key would otherwise replay its refusal after the key is fixed.
+fn about_credentials(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 401 | 403)
+}
+
 /// A request on its way upstream.
 pub(crate) struct Forward {
     pub method: Method,
@@ -131,9 +137,10 @@ pub(crate) async fn forward(shared: Arc<Shared>, request: Forward) -> Response {
         .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str()))
         .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
         .collect();
-    if transient(status) {
+    let record = !transient(status) && !about_credentials(status);
+    if !record {
         let path = &request.path;
-        tracing::warn!(%status, path, "transient upstream status: forwarded, not recorded");
+        tracing::warn!(%status, path, "transient or credentials status: forwarded, not recorded");
     }
     let recording = Recording {
         shared: shared.clone(),
@@ -142,7 +149,7 @@ pub(crate) async fn forward(shared: Arc<Shared>, request: Forward) -> Response {
         kept,
         chunks: Vec::new(),
         size: 0,
-        on: !transient(status),
+        on: record,
     };
     let (tx, rx) = tokio::sync::mpsc::channel(PUMP_CAPACITY);
     shared.spawn(pump(upstream_response, tx, recording));

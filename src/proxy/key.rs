@@ -5,16 +5,28 @@
 //! ```
 //!
 //! `METHOD` as received (`POST`); `TARGET` the path and query exactly as the request line
-//! wrote them (no percent-decoding, parameters in their order) with every `key` query
-//! parameter removed (Gemini accepts its API key as `?key=...`), and the `?` removed with
+//! wrote them (no percent-decoding, parameters in their order) with every query parameter
+//! of [`SECRET_PARAMS`] removed (Gemini accepts its API key as `?key=...`), and the `?` removed with
 //! the query when nothing is left; `BODY` the body bytes as received. No header takes part
 //! (API keys travel in headers). The key is the digest in lowercase hex, 64 characters.
 //! The form is unambiguous: HTTP allows no line feed in a method or a request target.
 
 use sha2::{Digest, Sha256};
 
-/// Query parameters dropped from the key and from the stored path: they carry secrets.
-const SECRET_PARAMS: &[&str] = &["key"];
+/// Query parameters dropped from the key and from the stored path, compared without
+/// case: they carry secrets (Gemini's `key`, Azure's `api-key`, Google's `access_token`,
+/// AWS presigned-URL signatures and credentials).
+const SECRET_PARAMS: &[&str] = &[
+    "key",
+    "api-key",
+    "api_key",
+    "apikey",
+    "access_token",
+    "token",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+];
 
 /// `target` (path and query) without its secret query parameters.
 pub(crate) fn strip_secrets(target: &str) -> String {
@@ -25,7 +37,7 @@ pub(crate) fn strip_secrets(target: &str) -> String {
         .split('&')
         .filter(|param| {
             let name = param.split_once('=').map_or(*param, |(n, _)| n);
-            !SECRET_PARAMS.contains(&name)
+            !SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name))
         })
         .collect();
     let query = kept.join("&");
@@ -76,7 +88,8 @@ mod tests {
         strip!("/m?key=SECRET" => "/m");
         strip!("/m?key" => "/m");
         strip!("/m?key=a&key=b&x=1" => "/m?x=1");
-        strip!("/m?keys=1&apikey=2" => "/m?keys=1&apikey=2");
+        strip!("/m?keys=1&apikey=2" => "/m?keys=1");
+        strip!("/m?api-key=a&API_KEY=b&Access_Token=c&X-Amz-Signature=d&beta=true" => "/m?beta=true");
         strip!("/m?" => "/m");
     }
 

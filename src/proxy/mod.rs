@@ -37,8 +37,10 @@
 //!
 //! - `METHOD`: the request method as received (`POST`).
 //! - `TARGET`: the path and query exactly as the request line wrote them (no
-//!   percent-decoding, parameters in their order), with every `key` query parameter
-//!   removed (Gemini accepts its API key as `?key=...`; `alt=sse` stays), and the `?`
+//!   percent-decoding, parameters in their order), with every query parameter that
+//!   carries a secret removed, by name without case: `key` (Gemini accepts its API key as
+//!   `?key=...`; `alt=sse` stays), `api-key`, `api_key`, `apikey`, `access_token`,
+//!   `token`, `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`; the `?` is
 //!   removed too when nothing is left of the query.
 //! - `BODY`: the request body bytes as received.
 //!
@@ -124,8 +126,8 @@
 //! ([`Proxy::wait_idle`] waits for that).
 //!
 //! Not recorded, each with a `tracing` warning: a response with a transient status (408,
-//! 409, 429, 5xx, 529: what clients retry), forwarded, so a rate limit is not replayed
-//! forever; a response larger than [`ProxyConfig::max_recorded_bytes`] (64 MiB by
+//! 409, 429, 5xx, 529: what clients retry) or about the credentials (401, 403: the key
+//! leaves them out), forwarded, so a rate limit or a wrong key is not replayed forever; a response larger than [`ProxyConfig::max_recorded_bytes`] (64 MiB by
 //! default), forwarded whole, so memory stays bounded; a response whose stream fails; a
 //! response whose upstream stays silent for 30 s after its client has gone. Request
 //! bodies larger than [`ProxyConfig::max_request_bytes`] (32 MiB by default) are refused
@@ -375,11 +377,26 @@ impl std::error::Error for ProxyError {
 
 /// Checks an upstream URL and returns it without a trailing `/`.
 fn check_upstream(url: &str) -> Result<String, ProxyError> {
+    let parsed = reqwest::Url::parse(url);
+    // The URL as errors show it: without a password it may carry.
+    let shown = match &parsed {
+        Ok(u) if u.password().is_some() => {
+            let mut u = u.clone();
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    };
     let invalid = |reason: &str| ProxyError::InvalidUpstream {
-        url: url.to_owned(),
+        url: shown.clone(),
         reason: reason.to_owned(),
     };
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    let parsed = parsed.map_err(|e| invalid(&e.to_string()))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid(
+            "it must carry no credentials (the client's own headers reach the upstream)",
+        ));
+    }
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(invalid("the scheme must be http or https"));
     }

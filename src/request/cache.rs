@@ -53,10 +53,12 @@ impl PromptCaching {
     }
 
     /// A Bedrock `cachePoint` content block (`CachePointBlock`: `type` "default", `ttl`
-    /// "5m" or "1h", optional).
-    pub(crate) fn bedrock_block(self) -> &'static str {
+    /// "5m" or "1h", optional); the 1-hour TTL only where the model takes it.
+    pub(crate) fn bedrock_block(self, one_hour_taken: bool) -> &'static str {
         match self {
-            PromptCaching::OneHour => r#"{"cachePoint":{"type":"default","ttl":"1h"}}"#,
+            PromptCaching::OneHour if one_hour_taken => {
+                r#"{"cachePoint":{"type":"default","ttl":"1h"}}"#
+            }
             _ => r#"{"cachePoint":{"type":"default"}}"#,
         }
     }
@@ -187,22 +189,61 @@ pub(crate) fn anthropic_message(
 }
 
 /// `message` (a Bedrock Converse history entry) with a `cachePoint` block after its content.
-pub(crate) fn bedrock_message(message: &RawValue, caching: PromptCaching) -> Option<Box<RawValue>> {
+pub(crate) fn bedrock_message(
+    message: &RawValue,
+    caching: PromptCaching,
+    one_hour_taken: bool,
+) -> Option<Box<RawValue>> {
     let mut m: Ordered = serde_json::from_str(message.get()).ok()?;
     let mut blocks: Vec<Box<RawValue>> = serde_json::from_str(m.get("content")?.get()).ok()?;
     if blocks.is_empty() {
         return None;
     }
-    blocks.push(raw(caching.bedrock_block()));
+    blocks.push(raw(caching.bedrock_block(one_hour_taken)));
     let content = serde_json::value::to_raw_value(&blocks).expect("raw blocks serialize");
     m.set("content", content);
     Some(m.to_raw())
 }
 
-/// Whether a Bedrock model takes `cachePoint` blocks: Anthropic Claude and Amazon Nova
-/// (other families refuse the request), by model id, inference profile or ARN.
-pub(crate) fn bedrock_caches(model: &str) -> bool {
-    model.contains("anthropic.claude") || model.contains("amazon.nova")
+/// Where a Bedrock model takes `cachePoint` blocks, by model id, inference profile or ARN
+/// ("Supported models, regions, and limits" in the Bedrock prompt-caching guide):
+/// Claude 3.5 Haiku, 3.7 Sonnet and the Claude 4 family in the system prompt, the messages
+/// and the tools; Amazon Nova in the system prompt and the messages only (a `cachePoint`
+/// in `toolConfig.tools` is "extraneous key [cachePoint] is not permitted"). Older Claude
+/// models and other families refuse the request, so they get none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BedrockCachePoints {
+    pub(crate) tools: bool,
+    /// Whether the 1-hour TTL is taken (the Claude 4.5 models); otherwise the points are
+    /// written with the default TTL.
+    pub(crate) one_hour: bool,
+}
+
+pub(crate) fn bedrock_cache_points(model: &str) -> Option<BedrockCachePoints> {
+    let m = model.to_ascii_lowercase();
+    if m.contains("amazon.nova") {
+        return Some(BedrockCachePoints {
+            tools: false,
+            one_hour: false,
+        });
+    }
+    let claude = [
+        "claude-3-5-haiku",
+        "claude-3-7-sonnet",
+        "claude-sonnet-4",
+        "claude-opus-4",
+        "claude-haiku-4",
+    ];
+    if m.contains("anthropic.") && claude.iter().any(|c| m.contains(c)) {
+        let one_hour = ["claude-sonnet-4-5", "claude-opus-4-5", "claude-haiku-4-5"]
+            .iter()
+            .any(|c| m.contains(c));
+        return Some(BedrockCachePoints {
+            tools: true,
+            one_hour,
+        });
+    }
+    None
 }
 
 #[cfg(test)]
@@ -266,14 +307,15 @@ mod tests {
     #[test]
     fn bedrock_gets_a_cache_point_block_after_the_content() {
         let m = msg(r#"{"role":"user","content":[{"text":"hi"}]}"#);
-        let out = bedrock_message(&m, PromptCaching::FiveMinutes).unwrap();
+        let out = bedrock_message(&m, PromptCaching::FiveMinutes, false).unwrap();
         assert_eq!(
             out.get(),
             r#"{"role":"user","content":[{"text":"hi"},{"cachePoint":{"type":"default"}}]}"#
         );
         assert!(bedrock_message(
             &msg(r#"{"role":"user","content":[]}"#),
-            PromptCaching::OneHour
+            PromptCaching::OneHour,
+            true
         )
         .is_none());
     }
