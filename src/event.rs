@@ -154,23 +154,21 @@ impl Usage {
 
     /// Overwrites the counts that `later` reports (providers repeat cumulative counts).
     pub fn update(&mut self, later: Usage) {
-        let fields = [
-            (&mut self.input_tokens, later.input_tokens),
-            (&mut self.output_tokens, later.output_tokens),
-            (
-                &mut self.cache_read_input_tokens,
-                later.cache_read_input_tokens,
-            ),
-            (
-                &mut self.cache_write_input_tokens,
-                later.cache_write_input_tokens,
-            ),
-            (&mut self.reasoning_tokens, later.reasoning_tokens),
-        ];
-        for (field, value) in fields {
-            if value.is_some() {
-                *field = value;
-            }
+        // Field by field: this runs for every usage-bearing chunk (each Gemini chunk).
+        if later.input_tokens.is_some() {
+            self.input_tokens = later.input_tokens;
+        }
+        if later.output_tokens.is_some() {
+            self.output_tokens = later.output_tokens;
+        }
+        if later.cache_read_input_tokens.is_some() {
+            self.cache_read_input_tokens = later.cache_read_input_tokens;
+        }
+        if later.cache_write_input_tokens.is_some() {
+            self.cache_write_input_tokens = later.cache_write_input_tokens;
+        }
+        if later.reasoning_tokens.is_some() {
+            self.reasoning_tokens = later.reasoning_tokens;
         }
     }
 

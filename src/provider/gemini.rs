@@ -198,6 +198,9 @@ pub struct GeminiDecoder {
     stopped: bool,
     fast_payloads: usize,
     streaming: Option<Streaming>,
+    /// The usage of the last chunk that reported one: Gemini repeats `usageMetadata` in
+    /// every chunk, most often unchanged, and an unchanged count is not an event.
+    last_usage: Usage,
 }
 
 impl GeminiDecoder {
@@ -326,7 +329,8 @@ impl GeminiDecoder {
                 }
             }
             None => {
-                if let Some(usage) = usage.filter(|u| !u.is_empty()) {
+                if let Some(usage) = usage.filter(|u| !u.is_empty() && *u != self.last_usage) {
+                    self.last_usage = usage;
                     out.push(StreamEvent::MessageDelta {
                         stop_reason: None,
                         usage,

@@ -564,3 +564,24 @@ fn a_refused_piece_leaves_the_streamed_call_incomplete() {
     let (_, errors) = events(&chunks);
     assert!(errors[0].contains("twice"), "{errors:?}");
 }
+
+#[test]
+fn an_unchanged_usage_is_not_repeated() {
+    // Gemini repeats `usageMetadata` in every chunk: only a change is an event.
+    let chunk = |text: &str, prompt: u64| {
+        format!(
+            r#"{{"candidates":[{{"content":{{"parts":[{{"text":"{text}"}}],"role":"model"}},"index":0}}],"usageMetadata":{{"promptTokenCount":{prompt},"totalTokenCount":{prompt}}}}}"#
+        )
+    };
+    let (a, b, c) = (chunk("a", 7), chunk("b", 7), chunk("c", 9));
+    let (out, errors) = events(&[&a, &b, &c]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let usages: Vec<Option<u64>> = out
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::MessageDelta { usage, .. } => Some(usage.input_tokens),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(usages, [Some(7), Some(9)]);
+}
