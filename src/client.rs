@@ -14,7 +14,9 @@ use serde_json::value::RawValue;
 use crate::error::DecodeError;
 use crate::event::StreamEvent;
 use crate::provider::Provider;
-use crate::request::cache::{anthropic_message, bedrock_cache_points, bedrock_message};
+use crate::request::cache::{
+    anthropic_message, bedrock_cache_points, bedrock_message, message_breakpoints,
+};
 use crate::request::{to_raw, PromptCaching, J};
 use crate::stream::{ByteStreamExt, StreamError};
 use crate::tool::ToolDefinition;
@@ -170,8 +172,9 @@ impl ModelClient {
 
     /// Prompt-cache breakpoints for the providers that cache only where asked (SPEC §9;
     /// default [`PromptCaching::FiveMinutes`]): Anthropic `cache_control` on the last tool,
-    /// the system prompt and the last message; Bedrock `cachePoint` blocks in the same
-    /// places, for Claude and Nova models. OpenAI and Gemini cache on their own.
+    /// the system prompt, the last message and the message that ended the previous request
+    /// (at most 4 in all); Bedrock `cachePoint` blocks in the same places, for the models
+    /// that take them. OpenAI and Gemini cache on their own.
     pub fn prompt_caching(mut self, caching: PromptCaching) -> Self {
         self.caching = caching;
         self
@@ -234,24 +237,29 @@ impl ModelClient {
             .collect();
         let messages = J::Arr(history.iter().map(|m| J::Raw(m)).collect());
         let system = self.system.as_deref();
-        // The breakpoint marker and the last message carrying it (SPEC §9).
+        // The breakpoint marker and the messages carrying it (SPEC §9), after the tools
+        // and the system prompt.
+        let fixed =
+            usize::from(!tools.is_empty()) + usize::from(system.is_some_and(|s| !s.is_empty()));
         let (marker, marked) = match self.provider {
             Provider::Anthropic if self.caching.is_on() => (
                 raw(self.caching.anthropic_marker()),
-                history
-                    .last()
-                    .and_then(|m| anthropic_message(m, self.caching)),
+                message_breakpoints(history, fixed, |m| anthropic_message(m, self.caching)),
             ),
             Provider::Bedrock if self.caching.is_on() => match bedrock_cache_points(&self.model) {
-                Some(points) => (
-                    raw(self.caching.bedrock_block(points.one_hour)),
-                    history
-                        .last()
-                        .and_then(|m| bedrock_message(m, self.caching, points.one_hour)),
-                ),
-                None => (raw("null"), None),
+                Some(points) => {
+                    let fixed = usize::from(system.is_some())
+                        + usize::from(points.tools && !tools.is_empty());
+                    (
+                        raw(self.caching.bedrock_block(points.one_hour)),
+                        message_breakpoints(history, fixed, |m| {
+                            bedrock_message(m, self.caching, points.one_hour)
+                        }),
+                    )
+                }
+                None => (raw("null"), Vec::new()),
             },
-            _ => (raw("null"), None),
+            _ => (raw("null"), Vec::new()),
         };
         let body = match self.provider {
             Provider::Anthropic => {
@@ -293,7 +301,7 @@ impl ModelClient {
                         tool_defs(tools, &schemas, |_| Some("input_schema"), wrap),
                     ));
                 }
-                f.push(("messages", with_last(history, marked.as_deref())));
+                f.push(("messages", with_marked(history, &marked)));
                 J::Obj(f)
             }
             Provider::OpenAiChat => {
@@ -353,7 +361,7 @@ impl ModelClient {
                 let caching = points.is_some();
                 let tool_points = points.is_some_and(|p| p.tools);
                 let point = &marker;
-                let mut f = vec![("messages", with_last(history, marked.as_deref()))];
+                let mut f = vec![("messages", with_marked(history, &marked))];
                 if let Some(s) = system {
                     let mut blocks = vec![J::Obj(vec![("text", J::Str(s))])];
                     if caching {
@@ -475,16 +483,15 @@ fn bedrock_tool<'a>(d: Vec<(&'a str, J<'a>)>) -> J<'a> {
     J::Obj(vec![("toolSpec", J::Obj(d))])
 }
 
-/// The history as a JSON array, its last message replaced by `last` when given.
-fn with_last<'a>(history: &'a [Box<RawValue>], last: Option<&'a RawValue>) -> J<'a> {
-    let n = history.len();
+/// The history as a JSON array, the `marked` messages in their new bytes.
+fn with_marked<'a>(history: &'a [Box<RawValue>], marked: &'a [(usize, Box<RawValue>)]) -> J<'a> {
     J::Arr(
         history
             .iter()
             .enumerate()
-            .map(|(i, m)| match last {
-                Some(l) if i + 1 == n => J::Raw(l),
-                _ => J::Raw(m),
+            .map(|(i, m)| match marked.iter().find(|(at, _)| *at == i) {
+                Some((_, new)) => J::Raw(new),
+                None => J::Raw(m),
             })
             .collect(),
     )

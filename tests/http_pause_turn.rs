@@ -92,13 +92,19 @@ async fn a_paused_turn_is_sent_back_as_is_and_continued() {
     assert!(!first.committed && first.results_message.is_none());
 
     // The second request carries the paused content as received, and no tool results;
-    // being the last message, its last block carries the cache breakpoint (SPEC §9).
+    // being the last message, its last block carries a cache breakpoint (SPEC §9), and so
+    // does the question, where the first request ended.
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
     let mut second = seen[1]["messages"].clone();
     let last = &mut second[1]["content"][1];
     assert_eq!(last["cache_control"], json!({"type": "ephemeral"}));
     last.as_object_mut().unwrap().remove("cache_control");
+    assert_eq!(
+        second[0]["content"],
+        json!([{"type": "text", "text": "What is Rust?", "cache_control": {"type": "ephemeral"}}])
+    );
+    second[0]["content"] = json!("What is Rust?");
     let second = &second;
     assert_eq!(
         second,

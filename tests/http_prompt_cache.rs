@@ -142,3 +142,40 @@ async fn openai_and_gemini_read_the_longest_prefix_seen_without_breakpoints() {
         assert!(read(&second[0]) > 0, "{provider}: {second:?}");
     }
 }
+
+/// A turn of 12 parallel calls adds 25 blocks (text, 12 `tool_use`, 12 `tool_result`):
+/// more than Anthropic's 20-block lookback from the last message. The breakpoint on the
+/// message that ended the previous request still finds its whole prompt.
+#[tokio::test]
+async fn a_wide_parallel_turn_still_reads_the_previous_prompt_whole() {
+    let calls: Vec<String> = (0..12)
+        .map(|i| format!(r#"{{"name": "get_weather", "input": {{"city": "c{i}"}}}}"#))
+        .collect();
+    let script: Script = serde_json::from_str(&format!(
+        r#"{{"model": "mock-1", "chunk_chars": 64, "chunk_delay_ms": 0, "turns": [
+            {{"text": "Checking all twelve.", "tool_calls": [{}]}},
+            {{"text": "All sunny."}}]}}"#,
+        calls.join(",")
+    ))
+    .unwrap();
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script)
+        .await
+        .unwrap();
+    let client = ModelClient::new(Provider::Anthropic, "mock-1", "key")
+        .unwrap()
+        .base_url(server.base_url())
+        .system("You are a weather assistant.");
+    let mut conversation = Conversation::new(client, tools(), ConversationConfig::default());
+    let records = conversation
+        .send("Weather in twelve cities?", |_| {})
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 2);
+    let (first, second) = (records[0].usage(), records[1].usage());
+    // Request 1 wrote its whole prompt (its last breakpoint ends it); request 2 reads it.
+    assert_eq!(first.cache_read_input_tokens, Some(0));
+    assert_eq!(
+        second.cache_read_input_tokens, first.input_tokens,
+        "{first:?} {second:?}"
+    );
+}

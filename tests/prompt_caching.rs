@@ -71,8 +71,32 @@ fn anthropic_breakpoints_on_the_last_tool_the_system_prompt_and_the_last_message
     assert!(v["messages"][2]["content"][0]
         .get("cache_control")
         .is_none());
-    // At most 4 allowed; three placed.
-    assert_eq!(text.matches("cache_control").count(), 3);
+    // And where the previous request ended (the message before the last assistant
+    // message), so that its cached prefix is read however many blocks this turn added.
+    assert_eq!(v["messages"][0]["content"][0]["cache_control"], marker);
+    assert!(!v["messages"][1].to_string().contains("cache_control"));
+    // At most 4 allowed; four placed.
+    assert_eq!(text.matches("cache_control").count(), 4);
+}
+
+#[test]
+fn markers_already_in_the_history_count_against_the_four() {
+    let c = client(
+        Provider::Anthropic,
+        "claude-sonnet-4-5",
+        PromptCaching::default(),
+    );
+    let mut history = anthropic_history();
+    history[1] = raw(json!({"role": "assistant", "content": [
+        {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    ]}));
+    let (text, _) = body(&c, &history);
+    assert_eq!(text.matches("cache_control").count(), 4, "{text}");
+    // No system prompt, no tools: the two message breakpoints only.
+    let c = ModelClient::new(Provider::Anthropic, "claude-sonnet-4-5", "key").unwrap();
+    let text = c.request_body(&anthropic_history(), &[]);
+    assert_eq!(text.matches("cache_control").count(), 2, "{text}");
 }
 
 #[test]
@@ -84,9 +108,12 @@ fn the_history_goes_out_byte_for_byte_except_the_marked_last_message() {
     );
     let history = anthropic_history();
     let (text, _) = body(&c, &history);
-    for m in &history[..2] {
-        assert!(text.contains(m.get()), "{} changed", m.get());
-    }
+    assert!(
+        text.contains(history[1].get()),
+        "{} changed",
+        history[1].get()
+    );
+    assert!(!text.contains(history[0].get()));
     assert!(!text.contains(history[2].get()));
     // The next request: the message that carried the breakpoint goes out as it is in the
     // history again, the marker now on the new last message.
@@ -96,12 +123,19 @@ fn the_history_goes_out_byte_for_byte_except_the_marked_last_message() {
     ));
     next.push(raw(json!({"role": "user", "content": "Thanks"})));
     let (text, v) = body(&c, &next);
-    assert!(text.contains(history[2].get()));
+    // The first two messages go out as they are in the history again; the previous
+    // request's last message keeps its breakpoint (it is where that request wrote).
+    assert!(text.contains(history[0].get()) && text.contains(history[1].get()));
+    assert!(!text.contains(history[2].get()));
+    assert_eq!(
+        v["messages"][2]["content"][1]["cache_control"]["type"],
+        "ephemeral"
+    );
     assert_eq!(
         v["messages"][4]["content"],
         json!([{"type": "text", "text": "Thanks", "cache_control": {"type": "ephemeral"}}])
     );
-    assert_eq!(text.matches("cache_control").count(), 3);
+    assert_eq!(text.matches("cache_control").count(), 4);
 }
 
 #[test]
@@ -112,7 +146,7 @@ fn one_hour_ttl_and_off() {
         PromptCaching::OneHour,
     );
     let (text, v) = body(&c, &anthropic_history());
-    assert_eq!(text.matches(r#""ttl":"1h""#).count(), 3);
+    assert_eq!(text.matches(r#""ttl":"1h""#).count(), 4);
     assert_eq!(v["tools"][1]["cache_control"]["ttl"], "1h");
 
     let c = client(Provider::Anthropic, "claude-sonnet-4-5", PromptCaching::Off);
@@ -135,7 +169,8 @@ fn a_last_message_of_thinking_only_gets_no_breakpoint_but_the_others_stay() {
         raw(json!({"role": "assistant", "content": [{"type": "redacted_thinking", "data": "x"}]})),
     ];
     let (text, _) = body(&c, &history);
-    assert_eq!(text.matches("cache_control").count(), 2);
+    // Tools, system prompt and the user message that ended the previous request.
+    assert_eq!(text.matches("cache_control").count(), 3);
     assert!(text.contains(history[1].get()));
 }
 
@@ -147,7 +182,7 @@ fn an_empty_system_prompt_carries_no_breakpoint() {
         .system("");
     let (text, v) = body(&c, &anthropic_history());
     assert_eq!(v["system"], "");
-    assert_eq!(text.matches("cache_control").count(), 2);
+    assert_eq!(text.matches("cache_control").count(), 3);
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! Anthropic caches only the prefixes that end at a block carrying `cache_control`, and a
 //! request may carry at most 4 of them; a later request reads the longest cached prefix
 //! ending within 20 blocks before one of its own breakpoints. So one breakpoint at the end
-//! of the tools, one at the end of the system prompt and one on the last message give every
-//! turn of a conversation the whole previous turn from cache, with 3 breakpoints.
+//! of the tools, one at the end of the system prompt, one on the last message and one on
+//! the message that ended the previous request give every turn of a conversation the whole
+//! previous turn from cache, however many blocks the turn added.
 //!
 //! The breakpoints are written into the request body only: the history keeps the messages
 //! as they were sent without them, and the cache key (the rendered prompt, not the JSON
@@ -203,6 +204,59 @@ pub(crate) fn bedrock_message(
     let content = serde_json::value::to_raw_value(&blocks).expect("raw blocks serialize");
     m.set("content", content);
     Some(m.to_raw())
+}
+
+/// The breakpoints both providers allow in one request ("A maximum of 4 blocks with
+/// cache_control may be provided"; Bedrock: up to four cache checkpoints).
+const MAX_BREAKPOINTS: usize = 4;
+
+/// The history messages that carry a breakpoint, each with its new bytes: the last message,
+/// and the message that ended the previous request (the one before the last assistant
+/// message). Anthropic reads a cached prefix only within 20 blocks before a breakpoint,
+/// and a turn with many parallel calls adds more than 20 (text, N `tool_use`, N
+/// `tool_result`): the second breakpoint sits exactly where the previous request wrote, so
+/// it is read whatever the turn added. `fixed` breakpoints (tools, system prompt) are
+/// already placed; markers a caller put in the history count too, so that no request goes
+/// past the limit.
+pub(crate) fn message_breakpoints(
+    history: &[Box<RawValue>],
+    fixed: usize,
+    mark: impl Fn(&RawValue) -> Option<Box<RawValue>>,
+) -> Vec<(usize, Box<RawValue>)> {
+    // A key, not text: inside a JSON string its quotes are escaped.
+    let existing: usize = history
+        .iter()
+        .map(|m| {
+            m.get().matches(r#""cache_control""#).count()
+                + m.get().matches(r#""cachePoint""#).count()
+        })
+        .sum();
+    let mut budget = MAX_BREAKPOINTS.saturating_sub(fixed + existing);
+    let mut marked = Vec::new();
+    let Some(last) = history.len().checked_sub(1) else {
+        return marked;
+    };
+    #[derive(Deserialize)]
+    struct Role<'a> {
+        #[serde(borrow)]
+        role: Option<std::borrow::Cow<'a, str>>,
+    }
+    let assistant = history.iter().rposition(|m| {
+        serde_json::from_str::<Role>(m.get()).is_ok_and(|r| r.role.as_deref() == Some("assistant"))
+    });
+    let previous = assistant
+        .and_then(|a| a.checked_sub(1))
+        .filter(|&p| p < last);
+    for i in [Some(last), previous].into_iter().flatten() {
+        if budget == 0 {
+            break;
+        }
+        if let Some(m) = mark(&history[i]) {
+            marked.push((i, m));
+            budget -= 1;
+        }
+    }
+    marked
 }
 
 /// Where a Bedrock model takes `cachePoint` blocks, by model id, inference profile or ARN

@@ -391,7 +391,7 @@ fn summary(runs: &[ModeRun], stats: &MockStats) {
         batched.input_tokens.unwrap_or(0)
     );
     println!(
-        "cache breakpoints on the tools, system prompt and last message: each turn reads the one before; the batched run repeats the eager run's requests byte for byte, so it reads them whole"
+        "cache breakpoints on the tools, the system prompt and the last two requests' ends: each turn reads the one before; the batched run repeats the eager run's requests byte for byte, so it reads them whole"
     );
     println!(
         "prompt cache: {} hits, {} misses, {} first requests; {} order violations, {} refused requests",
