@@ -349,3 +349,57 @@ fn absurd_cache_counts_saturate() {
     let u = decode(Provider::Anthropic, body.as_bytes());
     assert_eq!(u.input_tokens, Some(u64::MAX));
 }
+
+/// The usage of one Chat stream whose last chunk carries `usage`.
+fn chat_usage(usage: &str) -> Usage {
+    let body = format!(
+        "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+        r#"{"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+        format_args!(
+            r#"{{"id":"c","object":"chat.completion.chunk","model":"m","choices":[],"usage":{usage}}}"#
+        ),
+    );
+    decode(Provider::OpenAiChat, body.as_bytes())
+}
+
+#[test]
+fn compatible_servers_report_cache_and_reasoning_their_own_way() {
+    // xAI: completion_tokens leaves the reasoning out; total_tokens has it.
+    let u = chat_usage(
+        r#"{"prompt_tokens":30,"completion_tokens":10,"total_tokens":240,"completion_tokens_details":{"reasoning_tokens":200},"prompt_tokens_details":{"cached_tokens":6}}"#,
+    );
+    assert_eq!(
+        (u.output_tokens, u.reasoning_tokens),
+        (Some(210), Some(200))
+    );
+    assert_eq!(u.cache_read_input_tokens, Some(6));
+    // OpenAI: completion_tokens counts the reasoning already.
+    let u = chat_usage(
+        r#"{"prompt_tokens":30,"completion_tokens":210,"total_tokens":240,"completion_tokens_details":{"reasoning_tokens":200}}"#,
+    );
+    assert_eq!(u.output_tokens, Some(210));
+    // OpenRouter: cache writes beside the reads.
+    let u = chat_usage(
+        r#"{"prompt_tokens":1000,"completion_tokens":5,"total_tokens":1005,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":900}}"#,
+    );
+    assert_eq!(
+        (u.cache_read_input_tokens, u.cache_write_input_tokens),
+        (Some(0), Some(900))
+    );
+    // Moonshot: cached_tokens at the top level; DeepSeek: prompt_cache_hit_tokens.
+    let u = chat_usage(
+        r#"{"prompt_tokens":100,"completion_tokens":5,"total_tokens":105,"cached_tokens":64}"#,
+    );
+    assert_eq!(u.cache_read_input_tokens, Some(64));
+    let u = chat_usage(
+        r#"{"prompt_tokens":100,"completion_tokens":5,"total_tokens":105,"prompt_cache_hit_tokens":32,"prompt_cache_miss_tokens":68}"#,
+    );
+    assert_eq!(u.cache_read_input_tokens, Some(32));
+}
+
+#[test]
+fn gemini_tool_use_prompt_tokens_are_input() {
+    let data = r#"{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":100,"candidatesTokenCount":7,"totalTokenCount":157,"toolUsePromptTokenCount":50}}"#;
+    let u = decode(Provider::Gemini, format!("data: {data}\n\n").as_bytes());
+    assert_eq!(u.input_tokens, Some(150));
+}

@@ -129,6 +129,7 @@ struct UsagePayload {
     candidates_token_count: Option<u64>,
     cached_content_token_count: Option<u64>,
     thoughts_token_count: Option<u64>,
+    tool_use_prompt_token_count: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -147,8 +148,14 @@ fn usage(u: UsagePayload) -> Usage {
         (None, None) => None,
         (c, t) => Some(c.unwrap_or(0).saturating_add(t.unwrap_or(0))),
     };
+    // `toolUsePromptTokenCount` (the results of Gemini's own tools) is prompt input too,
+    // reported apart from `promptTokenCount`.
+    let input = match u.tool_use_prompt_token_count {
+        Some(t) => u.prompt_token_count.map(|p| p.saturating_add(t)),
+        None => u.prompt_token_count,
+    };
     Usage {
-        input_tokens: u.prompt_token_count,
+        input_tokens: input,
         output_tokens: output,
         cache_read_input_tokens: u.cached_content_token_count,
         cache_write_input_tokens: None,

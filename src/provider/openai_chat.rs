@@ -123,8 +123,45 @@ struct FunctionDelta<'a> {
 struct UsagePayload {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    total_tokens: Option<u64>,
     prompt_tokens_details: Option<TokenDetails>,
     completion_tokens_details: Option<TokenDetails>,
+    /// Moonshot reports its cache reads at the top level.
+    cached_tokens: Option<u64>,
+    /// DeepSeek's name for them (it also fills `prompt_tokens_details.cached_tokens`).
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+impl UsagePayload {
+    /// SPEC §4: `prompt_tokens` already counts the cached tokens, and `completion_tokens`
+    /// the reasoning tokens, except on xAI, whose `completion_tokens` leaves the reasoning
+    /// out (its `total_tokens` is prompt + completion + reasoning): then they are added.
+    fn normalized(self) -> Usage {
+        let (prompt, details) = (self.prompt_tokens_details, self.completion_tokens_details);
+        let reasoning = details.as_ref().and_then(|d| d.reasoning_tokens);
+        let reasoning_apart = match (self.prompt_tokens, self.completion_tokens, reasoning) {
+            (Some(p), Some(c), Some(r)) if r > 0 => {
+                self.total_tokens == Some(p.saturating_add(c).saturating_add(r))
+            }
+            _ => false,
+        };
+        let output = match reasoning {
+            Some(r) if reasoning_apart => self.completion_tokens.map(|c| c.saturating_add(r)),
+            _ => self.completion_tokens,
+        };
+        Usage {
+            input_tokens: self.prompt_tokens,
+            output_tokens: output,
+            cache_read_input_tokens: prompt
+                .as_ref()
+                .and_then(|d| d.cached_tokens)
+                .or(self.cached_tokens)
+                .or(self.prompt_cache_hit_tokens),
+            // OpenRouter: "cache_write_tokens" beside "cached_tokens".
+            cache_write_input_tokens: prompt.as_ref().and_then(|d| d.cache_write_tokens),
+            reasoning_tokens: reasoning,
+        }
+    }
 }
 
 /// `prompt_tokens_details` / `completion_tokens_details` (and the Responses API's
@@ -133,6 +170,7 @@ struct UsagePayload {
 pub(crate) struct TokenDetails {
     pub(crate) cached_tokens: Option<u64>,
     pub(crate) reasoning_tokens: Option<u64>,
+    pub(crate) cache_write_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -299,15 +337,7 @@ impl OpenAiChatDecoder {
         if let Some(u) = chunk.usage {
             out.push(StreamEvent::MessageDelta {
                 stop_reason: None,
-                // SPEC §4: `prompt_tokens` already counts the cached tokens, and
-                // `completion_tokens` the reasoning tokens.
-                usage: Usage {
-                    input_tokens: u.prompt_tokens,
-                    output_tokens: u.completion_tokens,
-                    cache_read_input_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens),
-                    cache_write_input_tokens: None,
-                    reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
-                },
+                usage: u.normalized(),
             });
             self.release_stop(out);
         }

@@ -111,7 +111,7 @@ fn usage(s: &str) -> Option<(UsagePayload, &str)> {
     let (_, rest) = count(rest.strip_prefix(TOTAL_COUNT)?)?;
     let (_, rest) = details(rest.strip_prefix(PROMPT_DETAILS)?)?;
     let (_, rest) = optional(rest, CANDIDATES_DETAILS, details)?;
-    let (_, rest) = optional(rest, TOOL_USE_COUNT, count)?;
+    let (tool_use, rest) = optional(rest, TOOL_USE_COUNT, count)?;
     let (_, rest) = optional(rest, TOOL_USE_DETAILS, details)?;
     let (thoughts, rest) = optional(rest, THOUGHTS_COUNT, count)?;
     let usage = UsagePayload {
@@ -119,6 +119,7 @@ fn usage(s: &str) -> Option<(UsagePayload, &str)> {
         candidates_token_count: candidates,
         cached_content_token_count: None,
         thoughts_token_count: thoughts,
+        tool_use_prompt_token_count: tool_use,
     };
     Some((usage, rest.strip_prefix('}')?))
 }
