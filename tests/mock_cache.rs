@@ -390,7 +390,7 @@ fn implicit_body(provider: Provider, system: &str, n: usize) -> Value {
                 let role = if i % 2 == 0 { "user" } else { "assistant" };
                 json!({"role": role, "content": said(i)})
             }));
-            json!({"model": "mock-1", "stream": true, "tools": tools, "messages": messages})
+            json!({"model": "mock-1", "stream": true, "stream_options": {"include_usage": true}, "tools": tools, "messages": messages})
         }
         Provider::OpenAiResponses => {
             let input: Vec<Value> = (0..n)

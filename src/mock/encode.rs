@@ -300,7 +300,8 @@ pub(crate) fn encode(
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let args: Value = serde_json::from_str(c.input.get()).unwrap_or(Value::Null);
+                    // Streamed exactly as the script wrote them (key order, number spelling).
+                    let args = c.input.get();
                     let signature = match (i, &reasoning) {
                         (0, Some(r)) => {
                             format!(r#","thoughtSignature": {}"#, q(&r.gemini_signature()))
@@ -310,7 +311,7 @@ pub(crate) fn encode(
                     format!(
                         r#"{{"functionCall": {{"name": {},"args": {}}}{signature}}}"#,
                         q(&c.name),
-                        google(&args)
+                        args
                     )
                 })
                 .collect();
@@ -389,24 +390,6 @@ fn gemini_usage(u: &PromptUsage, candidates: Option<u64>, thoughts: Option<u64>)
         s += &format!(r#","thoughtsTokenCount": {n}"#);
     }
     s + "}"
-}
-
-/// `v` as Google writes JSON: a space after each colon, none after commas.
-fn google(v: &Value) -> String {
-    match v {
-        Value::Object(map) => {
-            let members: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", q(k), google(v)))
-                .collect();
-            format!("{{{}}}", members.join(","))
-        }
-        Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(google).collect();
-            format!("[{}]", items.join(","))
-        }
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

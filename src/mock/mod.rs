@@ -361,7 +361,12 @@ async fn serve(
         (verdict, usage)
     };
     let turn = script.turn(a.turns);
-    let events = encode::encode(provider, script, a.turns, &turn, &usage);
+    let mut events = encode::encode(provider, script, a.turns, &turn, &usage);
+    if provider == Provider::OpenAiChat && !request.include_usage {
+        // "If set, an additional chunk will be streamed before the data: [DONE] message":
+        // not set, no usage chunk (the one whose `choices` is empty).
+        events.retain(|(_, data)| !data.contains(r#""choices":[],"usage":"#));
+    }
     let delay = Duration::from_millis(script.chunk_delay_ms);
     let stream = futures_util::stream::iter(events).then(move |(name, data)| async move {
         tokio::time::sleep(delay).await;
@@ -425,5 +430,17 @@ async fn gemini(
         );
     }
     let model = model.to_owned();
+    // google-genai and REST examples may pass the key as `?key=`.
+    let mut headers = headers;
+    let query_key = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|q| q.strip_prefix("key="))
+        .filter(|k| !k.is_empty())
+        .and_then(|k| axum::http::HeaderValue::from_str(k).ok());
+    if let Some(key) = query_key {
+        headers.insert("x-goog-api-key", key);
+    }
     serve(state, Provider::Gemini, headers, body, Some(model)).await
 }

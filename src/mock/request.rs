@@ -15,6 +15,9 @@ pub(super) struct Request {
     pub(super) model: String,
     /// The history, each message exactly as sent.
     pub(super) messages: Vec<Box<RawValue>>,
+    /// OpenAI Chat `stream_options.include_usage`: without it the API streams no usage
+    /// chunk.
+    pub(super) include_usage: bool,
 }
 
 /// A refused request: its status, and the provider's error fields.
@@ -69,15 +72,21 @@ pub(super) fn error(provider: Provider, status: StatusCode, message: &str) -> Re
     Rejection::new(status, message).response(provider)
 }
 
+/// Whether the request carries a key in one of the forms the provider's official SDKs
+/// send: Anthropic `x-api-key`, or `Authorization: Bearer` (anthropic-python with an auth
+/// token); OpenAI `Authorization: Bearer`, or Azure's `api-key`; Gemini `x-goog-api-key`,
+/// `?key=` (read into that header by the route), or `Authorization: Bearer` (OAuth).
 pub(super) fn has_key(provider: Provider, headers: &HeaderMap) -> bool {
     let present = |name: &str| headers.get(name).is_some_and(|v| !v.is_empty());
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| !token.trim().is_empty());
     match provider {
-        Provider::Anthropic => present("x-api-key"),
-        Provider::Gemini => present("x-goog-api-key"),
-        _ => headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7),
+        Provider::Anthropic => present("x-api-key") || bearer,
+        Provider::Gemini => present("x-goog-api-key") || bearer,
+        _ => bearer || present("api-key"),
     }
 }
 
@@ -94,6 +103,11 @@ pub(super) fn parse(
         messages: Option<Vec<Box<RawValue>>>,
         input: Option<Vec<Box<RawValue>>>,
         contents: Option<Vec<Box<RawValue>>>,
+        stream_options: Option<StreamOptions>,
+    }
+    #[derive(serde::Deserialize)]
+    struct StreamOptions {
+        include_usage: Option<bool>,
     }
     let b: Body = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
     if provider == Provider::Anthropic && b.max_tokens.is_none() {
@@ -112,7 +126,15 @@ pub(super) fn parse(
         _ => b.contents,
     }
     .ok_or("the request has no messages")?;
-    Ok(Request { model, messages })
+    let include_usage = b
+        .stream_options
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
+    Ok(Request {
+        model,
+        messages,
+        include_usage,
+    })
 }
 
 /// Where the history stands: assistant turns so far, the index of the last assistant

@@ -1,0 +1,117 @@
+//! The mock server speaks each protocol as the official SDKs use it (issue 15, first
+//! part): every authentication form the SDKs send, Chat usage only when asked for, tool
+//! arguments streamed exactly as the script wrote them.
+
+use toolstream::mock::{MockServer, Script};
+
+fn script() -> Script {
+    serde_json::from_str(
+        r#"{"model": "mock-1", "chunk_chars": 64, "chunk_delay_ms": 0, "turns": [
+            {"text": "Looking.", "tool_calls": [{"name": "get_weather", "input": {"b": 1.50, "a": 2}}]},
+            {"text": "Done."}]}"#,
+    )
+    .unwrap()
+}
+
+async fn post(url: String, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut request = reqwest::Client::new().post(url).body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+const ANTHROPIC: &str = r#"{"model":"mock-1","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+const CHAT: &str =
+    r#"{"model":"mock-1","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+const GEMINI: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+
+#[tokio::test]
+async fn every_authentication_form_the_sdks_send_is_accepted() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
+        .await
+        .unwrap();
+    let base = server.base_url();
+    let version = ("anthropic-version", "2023-06-01");
+    let messages = format!("{base}/v1/messages");
+    let chat = format!("{base}/v1/chat/completions");
+    let gemini = format!("{base}/v1beta/models/mock-1:streamGenerateContent?alt=sse");
+    for (url, headers, body, want) in [
+        (
+            messages.clone(),
+            vec![version, ("x-api-key", "k")],
+            ANTHROPIC,
+            200,
+        ),
+        // anthropic-python with an auth token.
+        (
+            messages.clone(),
+            vec![version, ("authorization", "Bearer k")],
+            ANTHROPIC,
+            200,
+        ),
+        (messages.clone(), vec![version], ANTHROPIC, 401),
+        (
+            messages.clone(),
+            vec![version, ("authorization", "Bearer ")],
+            ANTHROPIC,
+            401,
+        ),
+        (chat.clone(), vec![("authorization", "Bearer k")], CHAT, 200),
+        // Azure OpenAI.
+        (chat.clone(), vec![("api-key", "k")], CHAT, 200),
+        (chat.clone(), vec![], CHAT, 401),
+        (gemini.clone(), vec![("x-goog-api-key", "k")], GEMINI, 200),
+        (format!("{gemini}&key=k"), vec![], GEMINI, 200),
+        (
+            gemini.clone(),
+            vec![("authorization", "Bearer ya29.token")],
+            GEMINI,
+            200,
+        ),
+        (format!("{gemini}&key="), vec![], GEMINI, 401),
+    ] {
+        let (status, text) = post(url.clone(), &headers, body).await;
+        assert_eq!(status, want, "{url} {headers:?}: {text}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn chat_usage_is_streamed_only_when_asked_for() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
+        .await
+        .unwrap();
+    let url = format!("{}/v1/chat/completions", server.base_url());
+    let auth = [("authorization", "Bearer k")];
+    let (_, plain) = post(url.clone(), &auth, CHAT).await;
+    assert!(!plain.contains("\"usage\":{"), "{plain}");
+    assert!(plain.ends_with("data: [DONE]\n\n"));
+    let asked = CHAT.replace(
+        r#""stream":true"#,
+        r#""stream":true,"stream_options":{"include_usage":true}"#,
+    );
+    let (_, with_usage) = post(url, &auth, &asked).await;
+    assert!(
+        with_usage.contains(r#""choices":[],"usage":{"prompt_tokens":"#),
+        "{with_usage}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn gemini_arguments_are_streamed_as_written() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/v1beta/models/mock-1:streamGenerateContent?alt=sse",
+        server.base_url()
+    );
+    let (status, text) = post(url, &[("x-goog-api-key", "k")], GEMINI).await;
+    assert_eq!(status, 200);
+    assert!(text.contains(r#""args": {"b": 1.50, "a": 2}"#), "{text}");
+    server.shutdown().await;
+}
