@@ -79,7 +79,7 @@ fn responses_fixtures_and_corpus_decode_identically_both_ways() {
         "only {fixtures} fixture payloads took the fast path"
     );
     let (mut corpus, mut corpus_hot) = (0, 0);
-    for body in toolstream::corpus::generate(Provider::OpenAiResponses, 3, 500_000) {
+    for body in toolstream::corpus::generate(Provider::OpenAiResponses, 3, 700_000) {
         let (taken, hot) = responses_agrees(&body);
         corpus += taken;
         corpus_hot += hot;

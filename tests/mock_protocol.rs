@@ -115,3 +115,50 @@ async fn gemini_arguments_are_streamed_as_written() {
     assert!(text.contains(r#""args": {"b": 1.50, "a": 2}"#), "{text}");
     server.shutdown().await;
 }
+
+/// Responses events carry what openai-python and the Vercel AI SDK read: `created_at` and
+/// `object` on the response, items' `status`, the message's `role` and `content`,
+/// `output_text.done`, the whole `output` on `response.completed`, and a
+/// `sequence_number` on every event, counting from 0.
+#[tokio::test]
+async fn responses_events_carry_the_fields_the_sdks_read() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
+        .await
+        .unwrap();
+    let (status, text) = post(
+        format!("{}/v1/responses", server.base_url()),
+        &[("authorization", "Bearer k")],
+        r#"{"model":"mock-1","stream":true,"input":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["sequence_number"], i, "{e}");
+    }
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["type"] == kind).collect()
+    };
+    let created = &of("response.created")[0]["response"];
+    assert_eq!(created["object"], "response");
+    assert!(created["created_at"].is_u64());
+    let added = of("response.output_item.added");
+    assert_eq!(added[0]["item"]["role"], "assistant");
+    assert_eq!(added[0]["item"]["status"], "in_progress");
+    assert_eq!(added[1]["item"]["status"], "in_progress");
+    assert_eq!(of("response.output_text.done")[0]["text"], "Looking.");
+    let completed = &of("response.completed")[0]["response"];
+    let output = completed["output"].as_array().unwrap();
+    assert_eq!(output.len(), 2);
+    assert_eq!(output[0]["role"], "assistant");
+    assert_eq!(output[0]["status"], "completed");
+    assert_eq!(output[0]["content"][0]["text"], "Looking.");
+    assert_eq!(output[1]["type"], "function_call");
+    assert_eq!(output[1]["status"], "completed");
+    assert_eq!(output[1]["arguments"], r#"{"b": 1.50, "a": 2}"#);
+    server.shutdown().await;
+}

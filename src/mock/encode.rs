@@ -33,9 +33,6 @@ pub(crate) fn encode(
     let answer_tokens = (turn.text.len() / 4 + 20 * calls.len()) as u64;
     let out_tokens = answer_tokens + thought_tokens;
     let mut ev: Vec<WireEvent> = Vec::new();
-    let data = |ev: &mut Vec<WireEvent>, name: Option<&'static str>, v: Value| {
-        ev.push((name, v.to_string()))
-    };
     match provider {
         // Key order as the API writes it (the decoders do not care; fast paths and byte
         // comparisons do).
@@ -175,30 +172,55 @@ pub(crate) fn encode(
             ev.push((None, "[DONE]".into()));
         }
         Provider::OpenAiResponses => {
+            // Every field the official SDKs read (openai-python builds `output_text` and the
+            // next request's items from them; the Vercel AI SDK validates them with zod):
+            // `object`, `created_at`, items' `status`, the message's `role` and `content`,
+            // `output_text.done`, and the whole `output` again on `response.completed`.
             let rid = format!("resp_mock_{k}");
-            data(
+            let mut done_items: Vec<Value> = Vec::new();
+            // Each event carries its `sequence_number`, its position in the stream.
+            let event = |ev: &mut Vec<WireEvent>, name: &'static str, mut v: Value| {
+                v["sequence_number"] = json!(ev.len());
+                ev.push((Some(name), v.to_string()));
+            };
+            let response = |status: &str, output: &[Value]| {
+                json!({"id": rid, "object": "response", "created_at": CREATED_AT, "status": status,
+                       "model": script.model, "output": output})
+            };
+            event(
                 &mut ev,
-                Some("response.created"),
-                json!({"type": "response.created", "response": {"id": rid, "status": "in_progress", "model": script.model, "output": []}}),
+                "response.created",
+                json!({"type": "response.created", "response": response("in_progress", &[])}),
+            );
+            event(
+                &mut ev,
+                "response.in_progress",
+                json!({"type": "response.in_progress", "response": response("in_progress", &[])}),
             );
             let mut output = 0;
             if let Some(r) = &reasoning {
                 for (name, v) in r.responses(n) {
-                    data(&mut ev, Some(name), v);
+                    if name == "response.output_item.done" {
+                        done_items.push(v["item"].clone());
+                    }
+                    event(&mut ev, name, v);
                 }
                 output = 1;
             }
             if !text.is_empty() {
                 let item = format!("msg_mock_{k}");
-                data(
+                let full = &turn.text;
+                let part =
+                    |text: &str| json!({"type": "output_text", "text": text, "annotations": []});
+                event(
                     &mut ev,
-                    Some("response.output_item.added"),
-                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "message", "role": "assistant", "content": []}}),
+                    "response.output_item.added",
+                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
                 );
-                data(
+                event(
                     &mut ev,
-                    Some("response.content_part.added"),
-                    json!({"type": "response.content_part.added", "item_id": item, "output_index": output, "content_index": 0, "part": {"type": "output_text", "text": ""}}),
+                    "response.content_part.added",
+                    json!({"type": "response.content_part.added", "item_id": item, "output_index": output, "content_index": 0, "part": part("")}),
                 );
                 for t in &text {
                     // The hot events in the API's key order, with its sequence numbers.
@@ -212,25 +234,32 @@ pub(crate) fn encode(
                         ),
                     ));
                 }
-                data(
+                event(
                     &mut ev,
-                    Some("response.content_part.done"),
-                    json!({"type": "response.content_part.done", "item_id": item, "output_index": output, "content_index": 0}),
+                    "response.output_text.done",
+                    json!({"type": "response.output_text.done", "item_id": item, "output_index": output, "content_index": 0, "text": full, "logprobs": []}),
                 );
-                data(
+                event(
                     &mut ev,
-                    Some("response.output_item.done"),
-                    json!({"type": "response.output_item.done", "output_index": output, "item": {"id": item, "type": "message"}}),
+                    "response.content_part.done",
+                    json!({"type": "response.content_part.done", "item_id": item, "output_index": output, "content_index": 0, "part": part(full)}),
                 );
+                let done = json!({"id": item, "type": "message", "status": "completed", "role": "assistant", "content": [part(full)]});
+                event(
+                    &mut ev,
+                    "response.output_item.done",
+                    json!({"type": "response.output_item.done", "output_index": output, "item": done}),
+                );
+                done_items.push(done);
                 output += 1;
             }
             for (i, c) in calls.iter().enumerate() {
                 let call_id = Script::call_id(provider, k, i);
                 let item = format!("fc_mock_{k}_{i}");
-                data(
+                event(
                     &mut ev,
-                    Some("response.output_item.added"),
-                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": ""}}),
+                    "response.output_item.added",
+                    json!({"type": "response.output_item.added", "output_index": output, "item": {"id": item, "type": "function_call", "status": "in_progress", "call_id": call_id, "name": c.name, "arguments": ""}}),
                 );
                 for a in pieces(c.input.get(), n) {
                     let seq = ev.len();
@@ -243,16 +272,18 @@ pub(crate) fn encode(
                         ),
                     ));
                 }
-                data(
+                event(
                     &mut ev,
-                    Some("response.function_call_arguments.done"),
+                    "response.function_call_arguments.done",
                     json!({"type": "response.function_call_arguments.done", "item_id": item, "output_index": output, "arguments": c.input.get()}),
                 );
-                data(
+                let done = json!({"id": item, "type": "function_call", "status": "completed", "call_id": call_id, "name": c.name, "arguments": c.input.get()});
+                event(
                     &mut ev,
-                    Some("response.output_item.done"),
-                    json!({"type": "response.output_item.done", "output_index": output, "item": {"id": item, "type": "function_call", "call_id": call_id, "name": c.name, "arguments": c.input.get()}}),
+                    "response.output_item.done",
+                    json!({"type": "response.output_item.done", "output_index": output, "item": done}),
                 );
+                done_items.push(done);
                 output += 1;
             }
             // `usage` in the API's key order: "input_tokens", "input_tokens_details" (with
@@ -263,12 +294,14 @@ pub(crate) fn encode(
                 usage.read,
                 usage.total + out_tokens
             );
+            let seq = ev.len();
             ev.push((
                 Some("response.completed"),
                 format!(
-                    r#"{{"type":"response.completed","response":{{"id":{},"status":"completed","model":{},"usage":{usage}}}}}"#,
+                    r#"{{"type":"response.completed","sequence_number":{seq},"response":{{"id":{},"object":"response","created_at":{CREATED_AT},"status":"completed","model":{},"output":{},"usage":{usage}}}}}"#,
                     q(&rid),
-                    q(&script.model)
+                    q(&script.model),
+                    Value::Array(done_items)
                 ),
             ));
         }
@@ -353,6 +386,10 @@ fn anthropic_delta_usage(u: &PromptUsage, output: u64) -> String {
         u.read
     )
 }
+
+/// The mock's fixed `created_at` (2025-12-01T00:00:00Z): answers, and so cassettes that
+/// record them, stay byte-identical run after run.
+const CREATED_AT: u64 = 1_764_547_200;
 
 /// OpenAI Chat's usage chunk: `prompt_tokens` counts the cached tokens too.
 fn chat_usage(u: &PromptUsage, completion: u64, reasoning: u64) -> String {
