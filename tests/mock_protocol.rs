@@ -162,3 +162,34 @@ async fn responses_events_carry_the_fields_the_sdks_read() {
     assert_eq!(output[1]["arguments"], r#"{"b": 1.50, "a": 2}"#);
     server.shutdown().await;
 }
+
+/// google-genai chats keep one model content per streamed chunk: a run of them is one turn,
+/// and the mock plays the next scripted turn. No chunk finishes with empty `parts`.
+#[tokio::test]
+async fn gemini_chat_histories_with_one_content_per_chunk_count_as_one_turn() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/v1beta/models/mock-1:streamGenerateContent?alt=sse",
+        server.base_url()
+    );
+    let history = r#"{"contents":[
+        {"role":"user","parts":[{"text":"hi"}]},
+        {"role":"model","parts":[{"text":"Look"}]},
+        {"role":"model","parts":[{"text":"ing."}]},
+        {"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"b": 1.50, "a": 2}}}]},
+        {"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"result":"sunny"}}}]}]}"#;
+    let (status, text) = post(url, &[("x-goog-api-key", "k")], history).await;
+    assert_eq!(status, 200, "{text}");
+    // Turn 2 of the script: "Done.", in the finishing chunk itself.
+    let last = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .last()
+        .unwrap();
+    assert!(last.contains(r#""finishReason": "STOP""#), "{last}");
+    assert!(last.contains(r#""parts": [{"text": "Done."}]"#), "{last}");
+    assert!(!text.contains(r#""parts": []"#), "{text}");
+    server.shutdown().await;
+}

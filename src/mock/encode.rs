@@ -319,7 +319,14 @@ pub(crate) fn encode(
                     ),
                 ));
             }
-            for t in &text {
+            // The finishing chunk never has empty `parts` (google-genai takes such a chunk
+            // as invalid and drops the whole turn from its chat history): without calls, the
+            // last text piece goes in it.
+            let (streamed, last) = match text.split_last() {
+                Some((last, rest)) if calls.is_empty() => (rest, Some(last)),
+                _ => (&text[..], None),
+            };
+            for t in streamed {
                 ev.push((
                     None,
                     format!(
@@ -329,10 +336,10 @@ pub(crate) fn encode(
                     ),
                 ));
             }
-            let parts: Vec<String> = calls
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
+            let text_part = last.map(|t| format!(r#"{{"text": {}}}"#, q(t)));
+            let parts: Vec<String> = text_part
+                .into_iter()
+                .chain(calls.iter().enumerate().map(|(i, c)| {
                     // Streamed exactly as the script wrote them (key order, number spelling).
                     let args = c.input.get();
                     let signature = match (i, &reasoning) {
@@ -346,7 +353,7 @@ pub(crate) fn encode(
                         q(&c.name),
                         args
                     )
-                })
+                }))
                 .collect();
             let thoughts = reasoning.is_some().then_some(thought_tokens);
             ev.push((

@@ -157,7 +157,10 @@ pub(super) fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
         };
         // Responses lists one turn as several items: a run of them is one turn, and the
         // previous prompt ends where the run starts.
-        if assistant && !(provider == Provider::OpenAiResponses && prev_assistant) {
+        // google-genai chats keep one model content per streamed chunk: a run of them is
+        // one turn too.
+        let runs = matches!(provider, Provider::OpenAiResponses | Provider::Gemini);
+        if assistant && !(runs && prev_assistant) {
             turns += 1;
             last_assistant = i;
         }
@@ -287,7 +290,7 @@ pub(super) fn check_turns(
             }
             calls.extend(calls_of(provider, m));
             i += 1;
-            if provider != Provider::OpenAiResponses {
+            if !matches!(provider, Provider::OpenAiResponses | Provider::Gemini) {
                 break;
             }
         }
