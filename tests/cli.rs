@@ -515,14 +515,19 @@ fn nonexistent_file() {
 // 5. bad but well-formed input: exit 0 with the right JSON
 // ---------------------------------------------------------------------------------------
 
+/// Cut inside an event: the message still prints (incomplete), then the reason, exit 1
+/// (the last event was not dispatched; issue 15: never a silent success).
 #[test]
 fn truncated_mid_event_is_incomplete() {
-    let t = turn(
-        "anthropic",
-        "anthropic/derived-anthropic-with-tools-1-truncated-mid-event.sse",
+    let out = run_path(
+        &["turn", "--provider", "anthropic"],
+        &fixture("anthropic/derived-anthropic-with-tools-1-truncated-mid-event.sse"),
     );
-    assert_eq!(t["complete"], false);
-    assert_eq!(t["stop_reason"], Value::Null);
+    assert_input_error(&out, &["no blank line after it"]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "turn prints one object: {}", stdout(&out));
+    assert_eq!(lines[0]["complete"], false);
+    assert_eq!(lines[0]["stop_reason"], Value::Null);
 }
 
 #[test]

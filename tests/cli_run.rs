@@ -190,9 +190,13 @@ fn a_turn_that_does_not_end_with_tool_use_commits_nothing() {
     let file = fixture("anthropic/anthropic-sdkpy-incomplete_partial_json_response.sse");
     let (code, lines, stderr) = run(&[&file]);
     assert_eq!(code, 1);
-    assert_eq!(
-        stderr.trim(),
-        "toolstream: the stream ended before the message did"
+    // The reason names the cause: the last event was not dispatched (issue 15).
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "toolstream: the input ends inside an event: its last event has no blank line after it"
+        ),
+        "{stderr}"
     );
     assert!(of_kind(&lines, "tool_started").is_empty());
     assert_eq!(

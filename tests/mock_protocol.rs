@@ -186,7 +186,7 @@ async fn gemini_chat_histories_with_one_content_per_chunk_count_as_one_turn() {
     let last = text
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
-        .last()
+        .next_back()
         .unwrap();
     assert!(last.contains(r#""finishReason": "STOP""#), "{last}");
     assert!(last.contains(r#""parts": [{"text": "Done."}]"#), "{last}");

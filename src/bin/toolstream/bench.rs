@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use toolstream::corpus::{self, measure};
-use toolstream::{Provider, ProviderChoice, StreamDecoder};
+use toolstream::{Assembler, Provider, ProviderChoice, StreamDecoder, StreamEvent};
 
-/// Measures and prints. `file`: one recorded stream; else a generated corpus of `mb` MB.
+/// Measures and prints. `file`: a recorded stream, one message or a whole conversation
+/// (measured message by message); else a generated corpus of `mb` MB.
 pub fn bench(
     choice: ProviderChoice,
     file: Option<&Path>,
@@ -25,14 +26,7 @@ pub fn bench(
             } else {
                 std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
             };
-            let mut d = StreamDecoder::new(choice);
-            let mut events = Vec::new();
-            d.push(&body, &mut events).map_err(|e| e.to_string())?;
-            d.finish(&mut events).map_err(|e| e.to_string())?;
-            let provider = d
-                .provider()
-                .ok_or("could not detect the provider: the input holds no event")?;
-            (provider, vec![body])
+            recorded(choice, &body)?
         }
         None => {
             let provider = match choice {
@@ -89,4 +83,139 @@ pub fn bench(
         fmt(floor),
         fmt(ratio(floor)),
     ))
+}
+
+/// A recording split into its messages, each checked to decode and assemble (so that the
+/// measurement, which expects well-formed input, never meets anything else).
+fn recorded(choice: ProviderChoice, body: &[u8]) -> Result<(Provider, Vec<Vec<u8>>), String> {
+    let mut d = StreamDecoder::new(choice);
+    let mut events = Vec::new();
+    // The first error is reported per message below; here only the provider is wanted.
+    let _ = d.push(body, &mut events);
+    let _ = d.finish(&mut events);
+    let provider = match (d.provider(), choice) {
+        (Some(p), _) | (None, ProviderChoice::Fixed(p)) => p,
+        (None, ProviderChoice::Auto) => {
+            return Err("could not detect the provider: the input holds no event".into())
+        }
+    };
+    let messages = split_messages(provider, body);
+    let n = messages.len();
+    let mut events_seen = 0;
+    for (i, message) in messages.iter().enumerate() {
+        let which = |e: &dyn std::fmt::Display| {
+            if n == 1 {
+                e.to_string()
+            } else {
+                format!("message {} of {n}: {e}", i + 1)
+            }
+        };
+        let mut d = StreamDecoder::new(provider);
+        let mut a = Assembler::new();
+        let mut events = Vec::new();
+        d.push(message, &mut events).map_err(|e| which(&e))?;
+        d.finish(&mut events).map_err(|e| which(&e))?;
+        events_seen += events.len();
+        for e in &events {
+            a.push(e).map_err(|e| which(&e))?;
+        }
+    }
+    if events_seen == 0 {
+        return Err(format!("the input holds no {provider} event"));
+    }
+    Ok((provider, messages))
+}
+
+/// Splits a recorded conversation (several responses, one after the other, as a log of
+/// requests holds them) into one body per message, at event boundaries: a message ends
+/// once its stop was seen and the next event starts a message. Events after a stop that
+/// start none (`data: [DONE]`, Chat's usage chunk) stay with their message.
+fn split_messages(provider: Provider, body: &[u8]) -> Vec<Vec<u8>> {
+    let ends = if provider.is_event_stream() {
+        frame_ends(body)
+    } else {
+        event_ends(body)
+    };
+    let mut messages = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    let mut current = StreamDecoder::new(provider);
+    let mut stopping = false;
+    let mut out = Vec::new();
+    for end in ends {
+        let event = &body[at..end];
+        out.clear();
+        let _ = current.push(event, &mut out);
+        let stops_here = out.iter().any(|e| matches!(e, StreamEvent::MessageStop));
+        if stopping && !stops_here && starts_message(provider, event) {
+            messages.push(body[start..at].to_vec());
+            start = at;
+            current = StreamDecoder::new(provider);
+            stopping = false;
+            out.clear();
+            let _ = current.push(event, &mut out);
+        }
+        stopping |= out.iter().any(|e| {
+            matches!(
+                e,
+                StreamEvent::MessageStop
+                    | StreamEvent::Error(_)
+                    | StreamEvent::MessageDelta {
+                        stop_reason: Some(_),
+                        ..
+                    }
+            )
+        });
+        at = end;
+    }
+    if start < body.len() || messages.is_empty() {
+        messages.push(body[start..].to_vec());
+    }
+    messages
+}
+
+/// Whether `event`, alone, starts a message.
+fn starts_message(provider: Provider, event: &[u8]) -> bool {
+    let mut d = StreamDecoder::new(provider);
+    let mut out = Vec::new();
+    let _ = d.push(event, &mut out);
+    out.iter()
+        .any(|e| matches!(e, StreamEvent::MessageStart { .. }))
+}
+
+/// Where each SSE event ends: after the blank line that dispatches it (lines end in CRLF,
+/// LF or CR).
+fn event_ends(body: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let (mut i, mut line_start) = (0, 0);
+    while i < body.len() {
+        let eol = match body[i] {
+            b'\r' if body.get(i + 1) == Some(&b'\n') => 2,
+            b'\r' | b'\n' => 1,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if i == line_start && i > 0 {
+            ends.push(i + eol);
+        }
+        i += eol;
+        line_start = i;
+    }
+    ends
+}
+
+/// Where each AWS event-stream frame ends (its first 4 bytes: the total length, big-endian).
+fn frame_ends(body: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while let Some(prelude) = body.get(at..at + 4) {
+        let len = u32::from_be_bytes([prelude[0], prelude[1], prelude[2], prelude[3]]) as usize;
+        if len < 16 || at + len > body.len() {
+            break;
+        }
+        at += len;
+        ends.push(at);
+    }
+    ends
 }
