@@ -71,11 +71,13 @@ impl Drop for KillOnDrop {
     }
 }
 
-#[test]
-fn serve_prints_its_address_and_answers() {
+/// `toolstream serve` with `flags` on an ephemeral port: the process (killed on drop) and
+/// the base URL it printed first.
+fn serve(flags: &[&str]) -> (KillOnDrop, String) {
     let mut child = KillOnDrop(
         bin()
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -85,7 +87,12 @@ fn serve_prints_its_address_and_answers() {
     BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    let base = first.trim().to_owned();
+    (child, first.trim().to_owned())
+}
+
+#[test]
+fn serve_prints_its_address_and_answers() {
+    let (child, base) = serve(&[]);
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -204,20 +211,8 @@ fn serve_cache_minimums_and_chat_cache_off_read_nothing() {
         (&[][..], "off", false),
         (&[][..], "1h", true),
     ] {
-        let mut child = KillOnDrop(
-            bin()
-                .args(["serve", "--addr", "127.0.0.1:0"])
-                .args(flags)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let mut first = String::new();
-        BufReader::new(child.0.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let stderr = chat(first.trim(), cache);
+        let (_child, base) = serve(flags);
+        let stderr = chat(&base, cache);
         assert_eq!(
             !stderr.contains("(0% read from cache"),
             read,

@@ -13,6 +13,20 @@ fn script() -> Script {
     .unwrap()
 }
 
+async fn server() -> MockServer {
+    MockServer::start("127.0.0.1:0".parse().unwrap(), script())
+        .await
+        .unwrap()
+}
+
+/// The streaming endpoint of the script's Gemini model.
+fn gemini_url(server: &MockServer) -> String {
+    format!(
+        "{}/v1beta/models/mock-1:streamGenerateContent?alt=sse",
+        server.base_url()
+    )
+}
+
 async fn post(url: String, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     let mut request = reqwest::Client::new().post(url).body(body.to_owned());
     for (name, value) in headers {
@@ -30,9 +44,7 @@ const GEMINI: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#
 
 #[tokio::test]
 async fn every_authentication_form_the_sdks_send_is_accepted() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
-        .await
-        .unwrap();
+    let server = server().await;
     let base = server.base_url();
     let version = ("anthropic-version", "2023-06-01");
     let messages = format!("{base}/v1/messages");
@@ -81,9 +93,7 @@ async fn every_authentication_form_the_sdks_send_is_accepted() {
 
 #[tokio::test]
 async fn chat_usage_is_streamed_only_when_asked_for() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
-        .await
-        .unwrap();
+    let server = server().await;
     let url = format!("{}/v1/chat/completions", server.base_url());
     let auth = [("authorization", "Bearer k")];
     let (_, plain) = post(url.clone(), &auth, CHAT).await;
@@ -103,13 +113,8 @@ async fn chat_usage_is_streamed_only_when_asked_for() {
 
 #[tokio::test]
 async fn gemini_arguments_are_streamed_as_written() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
-        .await
-        .unwrap();
-    let url = format!(
-        "{}/v1beta/models/mock-1:streamGenerateContent?alt=sse",
-        server.base_url()
-    );
+    let server = server().await;
+    let url = gemini_url(&server);
     let (status, text) = post(url, &[("x-goog-api-key", "k")], GEMINI).await;
     assert_eq!(status, 200);
     assert!(text.contains(r#""args": {"b": 1.50, "a": 2}"#), "{text}");
@@ -122,9 +127,7 @@ async fn gemini_arguments_are_streamed_as_written() {
 /// `sequence_number` on every event, counting from 0.
 #[tokio::test]
 async fn responses_events_carry_the_fields_the_sdks_read() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
-        .await
-        .unwrap();
+    let server = server().await;
     let (status, text) = post(
         format!("{}/v1/responses", server.base_url()),
         &[("authorization", "Bearer k")],
@@ -167,13 +170,8 @@ async fn responses_events_carry_the_fields_the_sdks_read() {
 /// and the mock plays the next scripted turn. No chunk finishes with empty `parts`.
 #[tokio::test]
 async fn gemini_chat_histories_with_one_content_per_chunk_count_as_one_turn() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), script())
-        .await
-        .unwrap();
-    let url = format!(
-        "{}/v1beta/models/mock-1:streamGenerateContent?alt=sse",
-        server.base_url()
-    );
+    let server = server().await;
+    let url = gemini_url(&server);
     let history = r#"{"contents":[
         {"role":"user","parts":[{"text":"hi"}]},
         {"role":"model","parts":[{"text":"Look"}]},
