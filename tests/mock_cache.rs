@@ -270,7 +270,7 @@ fn blocks_body(first: bool, more: usize) -> Value {
         messages.push(json!({"role": "assistant", "content": [text("Noted.", false)]}));
         messages.push(json!({"role": "user", "content": next}));
     }
-    json!({"model": "mock-1", "max_tokens": 64, "messages": messages})
+    json!({"model": "mock-1", "max_tokens": 64, "stream": true, "messages": messages})
 }
 
 #[tokio::test]

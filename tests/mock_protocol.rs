@@ -191,3 +191,85 @@ async fn gemini_chat_histories_with_one_content_per_chunk_count_as_one_turn() {
     assert!(!text.contains(r#""parts": []"#), "{text}");
     server.shutdown().await;
 }
+
+/// Without `"stream": true` (Gemini: `:generateContent`) the answer is the whole message in
+/// the API's non-streaming shape.
+#[tokio::test]
+async fn a_request_that_does_not_stream_gets_the_whole_message() {
+    let server = server().await;
+    let base = server.base_url();
+    let json = |(status, text): (u16, String)| -> serde_json::Value {
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let unstreamed = |body: &str| body.replace(r#""stream":true,"#, "");
+    let m = json(
+        post(
+            format!("{base}/v1/messages"),
+            &[("x-api-key", "k"), ("anthropic-version", "2023-06-01")],
+            &unstreamed(ANTHROPIC),
+        )
+        .await,
+    );
+    assert_eq!(m["type"], "message");
+    assert_eq!(
+        m["content"][0],
+        serde_json::json!({"type": "text", "text": "Looking."})
+    );
+    assert_eq!(m["content"][1]["type"], "tool_use");
+    assert_eq!(
+        m["content"][1]["input"],
+        serde_json::json!({"b": 1.5, "a": 2})
+    );
+    assert_eq!(m["stop_reason"], "tool_use");
+    assert!(m["usage"]["output_tokens"].as_u64().unwrap() > 1);
+
+    let c = json(
+        post(
+            format!("{base}/v1/chat/completions"),
+            &[("authorization", "Bearer k")],
+            &unstreamed(CHAT),
+        )
+        .await,
+    );
+    assert_eq!(c["object"], "chat.completion");
+    let choice = &c["choices"][0];
+    assert_eq!(choice["message"]["content"], "Looking.");
+    assert_eq!(
+        choice["message"]["tool_calls"][0]["function"]["arguments"],
+        r#"{"b": 1.50, "a": 2}"#
+    );
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    assert!(c["usage"]["prompt_tokens"].is_u64());
+
+    let r = json(
+        post(
+            format!("{base}/v1/responses"),
+            &[("authorization", "Bearer k")],
+            r#"{"model":"mock-1","input":[{"role":"user","content":"hi"}]}"#,
+        )
+        .await,
+    );
+    assert_eq!(r["object"], "response");
+    assert_eq!(r["output"].as_array().unwrap().len(), 2);
+
+    let g = json(
+        post(
+            format!("{base}/v1beta/models/mock-1:generateContent"),
+            &[("x-goog-api-key", "k")],
+            GEMINI,
+        )
+        .await,
+    );
+    let candidate = &g["candidates"][0];
+    assert_eq!(candidate["finishReason"], "STOP");
+    assert_eq!(
+        candidate["content"]["parts"][0],
+        serde_json::json!({"text": "Looking."})
+    );
+    assert_eq!(
+        candidate["content"]["parts"][1]["functionCall"]["name"],
+        "get_weather"
+    );
+    server.shutdown().await;
+}

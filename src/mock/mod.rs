@@ -34,6 +34,7 @@ mod encode;
 mod reasoning;
 mod request;
 mod script;
+mod whole;
 
 pub use script::{Script, ScriptCall, ScriptReasoning, ScriptTurn};
 
@@ -290,6 +291,9 @@ async fn serve(
     headers: HeaderMap,
     body: Bytes,
     model: Option<String>,
+    // Gemini says it in the path (`:streamGenerateContent` or `:generateContent`); the
+    // others with `"stream": true` in the body.
+    stream_path: Option<bool>,
 ) -> Response {
     let reject = |status, message: &str| {
         lock(&state.shared).stats.rejected += 1;
@@ -362,10 +366,19 @@ async fn serve(
     };
     let turn = script.turn(a.turns);
     let mut events = encode::encode(provider, script, a.turns, &turn, &usage);
-    if provider == Provider::OpenAiChat && !request.include_usage {
+    let streaming = stream_path.unwrap_or(request.stream);
+    if streaming && provider == Provider::OpenAiChat && !request.include_usage {
         // "If set, an additional chunk will be streamed before the data: [DONE] message":
         // not set, no usage chunk (the one whose `choices` is empty).
         events.retain(|(_, data)| !data.contains(r#""choices":[],"usage":"#));
+    }
+    if !streaming {
+        let message = whole::fold(provider, &events);
+        let mut response = (StatusCode::OK, axum::Json(message)).into_response();
+        if let Ok(v) = axum::http::HeaderValue::from_str(verdict.as_str()) {
+            response.headers_mut().insert("x-mock-cache", v);
+        }
+        return response;
     }
     let delay = Duration::from_millis(script.chunk_delay_ms);
     let stream = futures_util::stream::iter(events).then(move |(name, data)| async move {
@@ -386,11 +399,11 @@ async fn serve(
 }
 
 async fn anthropic(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    serve(state, Provider::Anthropic, headers, body, None).await
+    serve(state, Provider::Anthropic, headers, body, None, None).await
 }
 
 async fn openai_chat(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    serve(state, Provider::OpenAiChat, headers, body, None).await
+    serve(state, Provider::OpenAiChat, headers, body, None, None).await
 }
 
 async fn openai_responses(
@@ -398,7 +411,7 @@ async fn openai_responses(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    serve(state, Provider::OpenAiResponses, headers, body, None).await
+    serve(state, Provider::OpenAiResponses, headers, body, None, None).await
 }
 
 async fn gemini(
@@ -408,19 +421,27 @@ async fn gemini(
     body: Bytes,
 ) -> Response {
     let path = uri.path().trim_start_matches("/v1beta/models/");
-    let Some(model) = path.strip_suffix(":streamGenerateContent") else {
-        lock(&state.shared).stats.rejected += 1;
-        return error(
-            Provider::Gemini,
-            StatusCode::NOT_FOUND,
-            "only :streamGenerateContent is served",
-        );
+    let (model, streaming) = match (
+        path.strip_suffix(":streamGenerateContent"),
+        path.strip_suffix(":generateContent"),
+    ) {
+        (Some(model), _) => (model, true),
+        (None, Some(model)) => (model, false),
+        (None, None) => {
+            lock(&state.shared).stats.rejected += 1;
+            return error(
+                Provider::Gemini,
+                StatusCode::NOT_FOUND,
+                "only :streamGenerateContent and :generateContent are served",
+            );
+        }
     };
-    if !uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .any(|q| q == "alt=sse")
+    if streaming
+        && !uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .any(|q| q == "alt=sse")
     {
         lock(&state.shared).stats.rejected += 1;
         return error(
@@ -442,5 +463,13 @@ async fn gemini(
     if let Some(key) = query_key {
         headers.insert("x-goog-api-key", key);
     }
-    serve(state, Provider::Gemini, headers, body, Some(model)).await
+    serve(
+        state,
+        Provider::Gemini,
+        headers,
+        body,
+        Some(model),
+        Some(streaming),
+    )
+    .await
 }

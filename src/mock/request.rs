@@ -18,6 +18,8 @@ pub(super) struct Request {
     /// OpenAI Chat `stream_options.include_usage`: without it the API streams no usage
     /// chunk.
     pub(super) include_usage: bool,
+    /// `"stream": true`: without it the answer is the whole message.
+    pub(super) stream: bool,
 }
 
 /// A refused request: its status, and the provider's error fields.
@@ -104,6 +106,7 @@ pub(super) fn parse(
         input: Option<Vec<Box<RawValue>>>,
         contents: Option<Vec<Box<RawValue>>>,
         stream_options: Option<StreamOptions>,
+        stream: Option<bool>,
     }
     #[derive(serde::Deserialize)]
     struct StreamOptions {
@@ -126,6 +129,7 @@ pub(super) fn parse(
         _ => b.contents,
     }
     .ok_or("the request has no messages")?;
+    let stream = b.stream.unwrap_or(false);
     let include_usage = b
         .stream_options
         .and_then(|o| o.include_usage)
@@ -134,6 +138,7 @@ pub(super) fn parse(
         model,
         messages,
         include_usage,
+        stream,
     })
 }
 
