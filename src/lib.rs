@@ -67,6 +67,7 @@ pub mod provider;
 pub mod proxy;
 pub mod report;
 pub mod request;
+mod served;
 pub mod sse;
 pub mod stream;
 pub mod tool;

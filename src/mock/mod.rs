@@ -65,9 +65,9 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use crate::provider::Provider;
+use crate::served::Served;
 use cache::{canonical_header, canonical_message, hash_step, Cache, Prompt, PromptUsage};
 use request::{analyze, check_turns, error, has_key, parse, Rejection};
 
@@ -200,10 +200,8 @@ struct AppState {
 /// A running mock server. Dropping it shuts the server down.
 #[derive(Debug)]
 pub struct MockServer {
-    addr: SocketAddr,
+    served: Served,
     shared: Arc<Mutex<Shared>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl MockServer {
@@ -228,30 +226,20 @@ impl MockServer {
             .route("/v1beta/models/{*rest}", post(gemini))
             .route("/mock/stats", get(stats))
             .with_state(state);
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
         Ok(MockServer {
-            addr,
+            served: Served::spawn(listener, addr, app),
             shared,
-            shutdown: Some(tx),
-            task,
         })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.served.addr()
     }
 
     /// `http://ADDR`, the base URL for clients.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.served.base_url()
     }
 
     /// The statistics so far.
@@ -261,19 +249,7 @@ impl MockServer {
 
     /// Stops accepting connections and waits for the server task to end.
     pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.task.abort();
+        self.served.shutdown().await;
     }
 }
 

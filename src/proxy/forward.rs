@@ -23,11 +23,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::cassette::{Exchange, KEPT_HEADERS};
 use super::server::{bump, error, Shared};
 
-/// Request headers never forwarded: hop-by-hop ones (RFC 9110 §7.6.1), `host` (the
-/// upstream's own is set), `content-length` (recomputed), `accept-encoding` (so the
-/// upstream answers uncompressed and the cassette holds plain bytes) and `expect` (the
-/// body was already read).
-const DROPPED_REQUEST_HEADERS: &[&str] = &[
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and `content-length` (each side re-frames the
+/// body): never passed on in either direction.
+const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -37,26 +35,13 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
-    "host",
     "content-length",
-    "accept-encoding",
-    "expect",
 ];
 
-/// Response headers never passed on: hop-by-hop ones and `content-length` (the body is
-/// re-framed).
-const DROPPED_RESPONSE_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-];
+/// Request headers never forwarded besides those: `host` (the upstream's own is set),
+/// `accept-encoding` (so the upstream answers uncompressed and the cassette holds plain
+/// bytes) and `expect` (the body was already read).
+const DROPPED_REQUEST_HEADERS: &[&str] = &["host", "accept-encoding", "expect"];
 
 /// Upstream statuses forwarded but not recorded: transient failures (the ones a client
 /// retries: 408, 409, 429, 5xx, Anthropic's 529 included) would otherwise replay forever.
@@ -94,8 +79,9 @@ pub(crate) async fn forward(shared: Arc<Shared>, request: Forward) -> Response {
     let url = format!("{upstream}{}", request.target);
     let mut headers = request.headers.clone();
     let listed: Vec<String> = connection_tokens(&request.headers);
-    for name in DROPPED_REQUEST_HEADERS
+    for name in HOP_BY_HOP
         .iter()
+        .chain(DROPPED_REQUEST_HEADERS)
         .copied()
         .chain(listed.iter().map(String::as_str))
     {
@@ -125,7 +111,7 @@ pub(crate) async fn forward(shared: Arc<Shared>, request: Forward) -> Response {
     let status = upstream_response.status();
     let mut response_headers = upstream_response.headers().clone();
     let listed = connection_tokens(&response_headers);
-    for name in DROPPED_RESPONSE_HEADERS
+    for name in HOP_BY_HOP
         .iter()
         .copied()
         .chain(listed.iter().map(String::as_str))

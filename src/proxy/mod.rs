@@ -191,8 +191,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::oneshot;
 
+use crate::served::Served;
 use cassette::Cassette;
 use server::{Counters, Shared};
 
@@ -412,10 +412,8 @@ fn check_upstream(url: &str) -> Result<String, ProxyError> {
 /// A running proxy. Dropping it shuts the server down.
 #[derive(Debug)]
 pub struct Proxy {
-    addr: SocketAddr,
+    served: Served,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl Proxy {
@@ -474,30 +472,20 @@ impl Proxy {
             let _ = tcp.set_nodelay(true);
         });
         let app = server::router(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
         Ok(Proxy {
-            addr,
+            served: Served::spawn(listener, addr, app),
             shared,
-            shutdown: Some(tx),
-            task,
         })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.served.addr()
     }
 
     /// `http://ADDR`, the base URL for clients.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.served.base_url()
     }
 
     /// The statistics so far.
@@ -525,20 +513,14 @@ impl Proxy {
     /// Stops accepting connections and waits for the server task to end (responses in
     /// flight finish first, recordings included).
     pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.task).await;
+        self.served.shutdown().await;
         self.shared.idle().await;
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.task.abort();
+        // The server task stops with `served`; the forwarding tasks are the proxy's own.
         self.shared.abort_tasks();
     }
 }
