@@ -1,5 +1,5 @@
-//! `toolstream demo`, `serve` and `chat`: the mock provider server, a multi-turn
-//! conversation over real loopback HTTP in eager and batched mode, and a timeline chart.
+//! `toolstream demo`: the mock provider server and a multi-turn conversation over real
+//! loopback HTTP in eager and batched mode, with a summary and a timeline chart.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toolstream::mock::{MockServer, MockStats, Script};
 use toolstream::{
     ArgumentPreview, Block, Conversation, ConversationConfig, Delta, DispatchPolicy, ModelClient,
-    PromptCaching, Provider, StreamEvent, ToolRegistry, TurnEvent, TurnRecord, Usage,
+    Provider, StreamEvent, ToolRegistry, TurnEvent, TurnRecord, Usage,
 };
 
 pub const QUESTION: &str =
@@ -490,89 +490,4 @@ fn timeline_svg(runs: &[ModeRun]) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\">toolstream demo: model streams (blue) and tool calls (orange), eager vs batched</text>\n{axis}{body}</svg>\n",
         left + width + 120.0
     )
-}
-
-/// `toolstream serve`: prints the address, serves until interrupted.
-pub fn serve(addr: SocketAddr, script: Option<&Path>, cache_minimums: bool) -> Result<(), String> {
-    let mut script: Script = match script {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            serde_json::from_str(&text)
-                .map_err(|e| format!("invalid script {}: {e}", p.display()))?
-        }
-        None => Script::default_demo(),
-    };
-    script.cache_minimums |= cache_minimums;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let server = MockServer::start(addr, script)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        println!("{}", server.base_url());
-        let _ = std::io::stdout().flush();
-        let _ = tokio::signal::ctrl_c().await;
-        let stats = server.stats();
-        eprintln!(
-            "toolstream serve: {}",
-            serde_json::to_string(&stats).unwrap_or_default()
-        );
-        server.shutdown().await;
-        Ok(())
-    })
-}
-
-/// `toolstream chat`: one message to a provider, with the demo's simulated tools; prints
-/// the model's text as it streams and each tool call.
-pub fn chat(
-    provider: Provider,
-    model: &str,
-    base_url: Option<&str>,
-    message: &str,
-    policy: DispatchPolicy,
-    caching: PromptCaching,
-) -> Result<(), String> {
-    let mut client = ModelClient::from_env(provider, model)
-        .map_err(|e| e.to_string())?
-        .prompt_caching(caching);
-    if let Some(url) = base_url {
-        client = client.base_url(url);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let config = ConversationConfig {
-            policy,
-            tool_timeout: Some(Duration::from_secs(30)),
-            ..ConversationConfig::default()
-        };
-        let mut conversation = Conversation::new(client, demo_tools(), config);
-        let mut out = std::io::stdout();
-        conversation
-            .send(message, |e| match e {
-                TurnEvent::Model(StreamEvent::BlockDelta {
-                    delta: Delta::Text(t),
-                    ..
-                }) => {
-                    let _ = write!(out, "{t}");
-                    let _ = out.flush();
-                }
-                TurnEvent::Model(StreamEvent::MessageStop) => {
-                    let _ = writeln!(out);
-                }
-                TurnEvent::Result(r) => {
-                    let _ = writeln!(out, "  [tool {} {} -> {}]", r.index, r.name, r.content);
-                }
-                _ => {}
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        eprintln!("{}", usage_line(&conversation.usage()));
-        Ok(())
-    })
 }

@@ -13,6 +13,7 @@ mod bench;
 mod demo;
 mod proxy;
 mod run;
+mod serve;
 
 use std::num::NonZeroUsize;
 
@@ -483,7 +484,7 @@ fn main() -> ExitCode {
             addr,
             script,
             cache_minimums,
-        } => demo::serve(*addr, script.as_deref(), *cache_minimums).map_err(Failure::Input),
+        } => serve::serve(*addr, script.as_deref(), *cache_minimums).map_err(Failure::Input),
         Command::Proxy {
             upstream,
             cassette,
@@ -506,7 +507,7 @@ fn main() -> ExitCode {
                 }
                 .to_owned()
             });
-            demo::chat(
+            serve::chat(
                 *provider,
                 &model,
                 base_url.as_deref(),

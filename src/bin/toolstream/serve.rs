@@ -1,0 +1,100 @@
+//! `toolstream serve` and `toolstream chat`: the mock provider server on a loopback port,
+//! and one message to a real (or mock) provider with the demo's simulated tools.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use toolstream::mock::{MockServer, Script};
+use toolstream::{
+    Conversation, ConversationConfig, Delta, DispatchPolicy, ModelClient, PromptCaching, Provider,
+    StreamEvent, TurnEvent,
+};
+
+use crate::demo::{demo_tools, usage_line};
+
+/// `toolstream serve`: prints the address, serves until interrupted.
+pub fn serve(addr: SocketAddr, script: Option<&Path>, cache_minimums: bool) -> Result<(), String> {
+    let mut script: Script = match script {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("invalid script {}: {e}", p.display()))?
+        }
+        None => Script::default_demo(),
+    };
+    script.cache_minimums |= cache_minimums;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let server = MockServer::start(addr, script)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        println!("{}", server.base_url());
+        let _ = std::io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        let stats = server.stats();
+        eprintln!(
+            "toolstream serve: {}",
+            serde_json::to_string(&stats).unwrap_or_default()
+        );
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+/// `toolstream chat`: one message to a provider, with the demo's simulated tools; prints
+/// the model's text as it streams and each tool call.
+pub fn chat(
+    provider: Provider,
+    model: &str,
+    base_url: Option<&str>,
+    message: &str,
+    policy: DispatchPolicy,
+    caching: PromptCaching,
+) -> Result<(), String> {
+    let mut client = ModelClient::from_env(provider, model)
+        .map_err(|e| e.to_string())?
+        .prompt_caching(caching);
+    if let Some(url) = base_url {
+        client = client.base_url(url);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let config = ConversationConfig {
+            policy,
+            tool_timeout: Some(Duration::from_secs(30)),
+            ..ConversationConfig::default()
+        };
+        let mut conversation = Conversation::new(client, demo_tools(), config);
+        let mut out = std::io::stdout();
+        conversation
+            .send(message, |e| match e {
+                TurnEvent::Model(StreamEvent::BlockDelta {
+                    delta: Delta::Text(t),
+                    ..
+                }) => {
+                    let _ = write!(out, "{t}");
+                    let _ = out.flush();
+                }
+                TurnEvent::Model(StreamEvent::MessageStop) => {
+                    let _ = writeln!(out);
+                }
+                TurnEvent::Result(r) => {
+                    let _ = writeln!(out, "  [tool {} {} -> {}]", r.index, r.name, r.content);
+                }
+                _ => {}
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!("{}", usage_line(&conversation.usage()));
+        Ok(())
+    })
+}
