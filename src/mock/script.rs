@@ -20,7 +20,8 @@
 //! Turn `k` answers the request whose history holds `k` assistant messages. Text and tool
 //! arguments are streamed in pieces of `chunk_chars` characters, one SSE event each, with
 //! `chunk_delay_ms` between events. Call ids are deterministic: `toolu_mock_<turn>_<i>`
-//! (Anthropic) and `call_mock_<turn>_<i>` (OpenAI); Gemini calls carry none.
+//! (Anthropic), `tooluse_mock_<turn>_<i>` (Bedrock) and `call_mock_<turn>_<i>` (OpenAI);
+//! Gemini calls carry none.
 //!
 //! With `"reasoning": {"redacted_turns": [1]}` every turn streams reasoning state before
 //! its answer, and the server refuses a next request that lost it (see `reasoning.rs`).
@@ -129,6 +130,8 @@ impl Script {
         match provider {
             Provider::Anthropic => Some(format!("toolu_mock_{turn}_{i}")),
             Provider::Gemini => None,
+            // Bedrock's own ids look like `tooluse_kZJMlvQmRJ6eAyJE5GIl7Q`.
+            Provider::Bedrock => Some(format!("tooluse_mock_{turn}_{i}")),
             _ => Some(format!("call_mock_{turn}_{i}")),
         }
     }
