@@ -31,11 +31,13 @@
 
 mod cache;
 mod encode;
+mod fault;
 mod reasoning;
 mod request;
 mod script;
 mod whole;
 
+pub use fault::{Fault, FaultError, FaultKind};
 pub use script::{Script, ScriptCall, ScriptReasoning, ScriptTurn};
 
 /// The SSE events (`event:` name, `data`) answering with `turn`, number `k`, in

@@ -26,6 +26,9 @@
 //! With `"reasoning": {"redacted_turns": [1]}` every turn streams reasoning state before
 //! its answer, and the server refuses a next request that lost it (see `reasoning.rs`).
 //!
+//! With `"faults": [{"kind": "rate_limit", "request": 1, "retry_after": 2}]` the server
+//! answers chosen requests as a failing provider does (see `fault.rs`).
+//!
 //! With `"cache_minimums": true` the prompt cache applies each provider's documented
 //! minimum cacheable length (see `cache.rs`); by default any prefix can be cached, so a
 //! short conversation shows the mechanism.
@@ -33,6 +36,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::fault::Fault;
 use crate::provider::Provider;
 
 /// A scripted conversation.
@@ -60,6 +64,10 @@ pub struct Script {
     /// written nor read (default false: any prefix is cached).
     #[serde(default)]
     pub cache_minimums: bool,
+    /// Faults injected into chosen requests (default none): 429, overload, 500, an error
+    /// event, a stall or a cut connection (see [`Fault`]).
+    #[serde(default)]
+    pub faults: Vec<Fault>,
 }
 
 /// The reasoning a script's turns stream, each in its provider's format (SPEC §6, "What

@@ -94,6 +94,12 @@ enum Command {
         /// default, so that short conversations show cache reads).
         #[arg(long)]
         cache_minimums: bool,
+        /// Inject a fault, `KIND[,FIELD=VALUE...]` (repeatable; added to the script's):
+        /// KIND is rate-limit (429), overloaded (529), server-error (500), error-event,
+        /// stall or cut; FIELDs are request (from 1), turn (from 0), times, after-events,
+        /// retry-after, retry-after-ms, pause-ms. E.g. `--fault 429,request=1,retry-after=2`.
+        #[arg(long, value_name = "FAULT")]
+        fault: Vec<toolstream::mock::Fault>,
     },
     /// A recording proxy for provider APIs: record exchanges into a cassette, replay them
     /// offline byte for byte (prints its address first).
@@ -484,7 +490,9 @@ fn main() -> ExitCode {
             addr,
             script,
             cache_minimums,
-        } => serve::serve(*addr, script.as_deref(), *cache_minimums).map_err(Failure::Input),
+            fault,
+        } => serve::serve(*addr, script.as_deref(), *cache_minimums, fault)
+            .map_err(Failure::Input),
         Command::Proxy {
             upstream,
             cassette,

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use toolstream::mock::{MockServer, Script};
+use toolstream::mock::{Fault, MockServer, Script};
 use toolstream::{
     Conversation, ConversationConfig, Delta, DispatchPolicy, ModelClient, PromptCaching, Provider,
     StreamEvent, TurnEvent,
@@ -15,7 +15,12 @@ use toolstream::{
 use crate::demo::{demo_tools, usage_line};
 
 /// `toolstream serve`: prints the address, serves until interrupted.
-pub fn serve(addr: SocketAddr, script: Option<&Path>, cache_minimums: bool) -> Result<(), String> {
+pub fn serve(
+    addr: SocketAddr,
+    script: Option<&Path>,
+    cache_minimums: bool,
+    faults: &[Fault],
+) -> Result<(), String> {
     let mut script: Script = match script {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -26,6 +31,7 @@ pub fn serve(addr: SocketAddr, script: Option<&Path>, cache_minimums: bool) -> R
         None => Script::default_demo(),
     };
     script.cache_minimums |= cache_minimums;
+    script.faults.extend_from_slice(faults);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
