@@ -10,7 +10,14 @@ from demo_tools import MAX_TURNS, MODEL, PROMPT, TOOLS, base_url, emit, run_tool
 
 
 def main():
-    client = anthropic.Anthropic(base_url=base_url(), api_key="interop-key", max_retries=0)
+    # Closed at the end, as the SDK documents (connections are released now, not at
+    # garbage collection).
+    with anthropic.Anthropic(base_url=base_url(), api_key="interop-key", max_retries=0) as client:
+        turns = loop(client)
+    emit(turns)
+
+
+def loop(client):
     tools = [
         {"name": name, "description": description, "input_schema": schema}
         for name, (description, schema) in TOOLS.items()
@@ -44,7 +51,7 @@ def main():
                 ],
             }
         )
-    emit(turns)
+    return turns
 
 
 if __name__ == "__main__":

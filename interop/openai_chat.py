@@ -13,7 +13,14 @@ from demo_tools import MAX_TURNS, MODEL, PROMPT, TOOLS, base_url, emit, run_tool
 
 
 def main():
-    client = openai.OpenAI(base_url=base_url(), api_key="interop-key", max_retries=0)
+    # Closed at the end, as the SDK documents (connections are released now, not at
+    # garbage collection).
+    with openai.OpenAI(base_url=base_url(), api_key="interop-key", max_retries=0) as client:
+        turns = loop(client)
+    emit(turns)
+
+
+def loop(client):
     tools = [
         {
             "type": "function",
@@ -55,7 +62,7 @@ def main():
                     "content": run_tool(c.function.name, json.loads(c.function.arguments)),
                 }
             )
-    emit(turns)
+    return turns
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ pub enum ConversationError {
     /// The model call failed before streaming.
     Client(ClientError),
     /// The response stream failed.
-    Stream(StreamError<DecodeError, reqwest::Error>),
+    Stream(StreamError<DecodeError, ClientError>),
     /// A turn did not commit and did not end normally (truncated, provider error,
     /// `max_tokens`...): nothing of it entered history.
     TurnFailed {

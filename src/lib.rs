@@ -77,7 +77,10 @@ pub use assemble::{
     parse_arguments, parse_arguments_with_depth, ArgumentsError, AssembleError, AssembleLimits,
     AssembledMessage, Assembler, ContentBlock, ToolCall,
 };
-pub use client::{ClientError, ModelClient};
+pub use client::{
+    ClientError, ModelClient, OptionsError, ReasoningEffort, RequestOptions, RetryPolicy, Timeout,
+    ToolChoice,
+};
 pub use conversation::{Conversation, ConversationConfig, ConversationError, TurnRecord};
 pub use decode::{FramingLimits, StreamDecoder};
 pub use dispatch::DispatchPolicy;

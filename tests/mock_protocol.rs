@@ -273,3 +273,38 @@ async fn a_request_that_does_not_stream_gets_the_whole_message() {
     );
     server.shutdown().await;
 }
+
+/// The Vercel AI SDK sends a stored assistant message back as an `item_reference`: it
+/// counts as the model's turn (a cache hit), not as a miss.
+#[tokio::test]
+async fn responses_item_references_to_the_mocks_output_count_as_its_turn() {
+    let server = server().await;
+    let url = format!("{}/v1/responses", server.base_url());
+    let auth = [("authorization", "Bearer k")];
+    let first = r#"{"model":"mock-1","stream":true,"input":[{"role":"user","content":"hi"}]}"#;
+    assert_eq!(post(url.clone(), &auth, first).await.0, 200);
+    let second = r#"{"model":"mock-1","stream":true,"input":[{"role":"user","content":"hi"},{"type":"item_reference","id":"msg_mock_0"},{"type":"function_call","call_id":"call_mock_0_0","name":"get_weather","arguments":"{\"b\": 1.50, \"a\": 2}"},{"type":"function_call_output","call_id":"call_mock_0_0","output":"sunny"}]}"#;
+    let (status, body) = post(url.clone(), &auth, second).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Done."), "the second turn was played: {body}");
+    let stats = server.stats();
+    assert_eq!((stats.cache_hits, stats.cache_misses), (1, 0));
+    // A reference to an item the mock never produced is not its output: that history
+    // was never seen (a miss).
+    let foreign = second.replace("msg_mock_0", "msg_elsewhere");
+    assert_eq!(post(url, &auth, &foreign).await.0, 200);
+    assert_eq!(server.stats().cache_misses, 1);
+}
+
+/// google-genai 3 asks for API version `v1`: the mock serves both.
+#[tokio::test]
+async fn gemini_is_served_under_v1_and_v1beta() {
+    let server = server().await;
+    let url = format!(
+        "{}/v1/models/mock-1:streamGenerateContent?alt=sse",
+        server.base_url()
+    );
+    let (status, body) = post(url, &[("x-goog-api-key", "k")], GEMINI).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("get_weather"), "{body}");
+}

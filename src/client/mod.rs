@@ -6,7 +6,7 @@
 //! raw JSON, so the same conversation always produces the same bytes (prompt caches key on
 //! them).
 
-use std::fmt;
+use std::time::Duration;
 
 use futures_core::Stream;
 use serde_json::value::RawValue;
@@ -19,67 +19,18 @@ use crate::stream::{ByteStreamExt, StreamError};
 
 use crate::tool::ToolDefinition;
 
+mod aws;
 mod body;
+mod error;
 mod options;
+mod transport;
 
-pub use options::RequestOptions;
-
-/// A client failure before the stream starts.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The provider's API key variable is not set.
-    MissingApiKey {
-        /// The environment variable.
-        var: &'static str,
-    },
-    /// The provider answered with an error status.
-    Http {
-        /// The HTTP status.
-        status: u16,
-        /// The provider's error type, when its body says.
-        kind: Option<String>,
-        /// The provider's message (or the body).
-        message: String,
-    },
-    /// The request could not be sent.
-    Transport(reqwest::Error),
-    /// The provider has no HTTP client here yet (Bedrock needs AWS signing; its request
-    /// bodies are built).
-    Unsupported(Provider),
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::MissingApiKey { var } => {
-                write!(f, "the {var} environment variable is not set")
-            }
-            ClientError::Http {
-                status,
-                kind: Some(kind),
-                message,
-            } => write!(f, "http {status} {kind}: {message}"),
-            ClientError::Http {
-                status, message, ..
-            } => write!(f, "http {status}: {message}"),
-            ClientError::Transport(e) => write!(f, "request failed: {e}"),
-            ClientError::Unsupported(p) => write!(f, "no http client for {p}"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ClientError::Transport(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+pub use error::{ClientError, Timeout};
+pub use options::{OptionsError, ReasoningEffort, RequestOptions, ToolChoice};
+pub use transport::RetryPolicy;
 
 /// The items of a model response stream.
-pub type EventResult = Result<StreamEvent, StreamError<DecodeError, reqwest::Error>>;
+pub type EventResult = Result<StreamEvent, StreamError<DecodeError, ClientError>>;
 
 /// A streaming client for one provider and model.
 #[derive(Debug, Clone)]
@@ -89,10 +40,32 @@ pub struct ModelClient {
     base_url: String,
     api_key: String,
     model: String,
-    max_tokens: u64,
     system: Option<String>,
     caching: PromptCaching,
     options: RequestOptions,
+    retry: RetryPolicy,
+    connect_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    /// How Bedrock requests are authorized (`None` for the other providers).
+    bedrock: Option<aws::BedrockAuth>,
+}
+
+/// The connect timeout by default.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The idle timeout by default: no byte for this long fails the request.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn http_client(connect: Duration) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .build()
+        .map_err(|source| ClientError::Transport {
+            url: String::new(),
+            attempts: 0,
+            source,
+        })
 }
 
 impl ModelClient {
@@ -116,43 +89,61 @@ impl ModelClient {
         }
     }
 
-    /// A client with the API key from the provider's environment variable.
+    /// A client with the API key from the provider's environment variable. For Bedrock,
+    /// the AWS way: a Bedrock API key (`AWS_BEARER_TOKEN_BEDROCK`), or credentials from
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` or the shared
+    /// files' profile (`AWS_PROFILE`), each request signed with SigV4; the region from
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile.
     ///
     /// # Errors
     ///
-    /// [`ClientError::MissingApiKey`] when it is not set; [`ClientError::Unsupported`] for
-    /// Bedrock.
+    /// [`ClientError::MissingApiKey`] when the key is not set; for Bedrock,
+    /// [`ClientError::Credentials`] naming the variables and files looked at.
     pub fn from_env(provider: Provider, model: impl Into<String>) -> Result<Self, ClientError> {
+        if provider == Provider::Bedrock {
+            let auth = aws::BedrockAuth::from_env()?;
+            let mut client = Self::new(provider, model, "")?;
+            // Without a region (a Bedrock API key alone), only an explicit base URL works.
+            client.base_url = auth.region().map(aws::default_base_url).unwrap_or_default();
+            client.bedrock = Some(auth);
+            return Ok(client);
+        }
         let var = Self::api_key_var(provider);
         let key = std::env::var(var).map_err(|_| ClientError::MissingApiKey { var })?;
         Self::new(provider, model, key)
     }
 
-    /// A client with an explicit API key.
+    /// A client with an explicit API key (for Bedrock, a Bedrock API key, sent as a bearer
+    /// token to the us-east-1 endpoint unless [`base_url`](Self::base_url) says otherwise;
+    /// [`from_env`](Self::from_env) signs with AWS credentials).
     ///
     /// # Errors
     ///
-    /// None yet (a client whose HTTP stack cannot start reports it as
-    /// [`ClientError::Transport`]). A Bedrock client builds request bodies; its
-    /// [`stream`](Self::stream) answers [`ClientError::Unsupported`] until it can sign them.
+    /// [`ClientError::Transport`] when the HTTP stack cannot start.
     pub fn new(
         provider: Provider,
         model: impl Into<String>,
         api_key: impl Into<String>,
     ) -> Result<Self, ClientError> {
+        let api_key = api_key.into();
+        let bedrock = (provider == Provider::Bedrock).then(|| aws::BedrockAuth::Bearer {
+            token: api_key.clone(),
+            region: None,
+        });
         Ok(ModelClient {
-            http: reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .build()
-                .map_err(ClientError::Transport)?,
+            http: http_client(CONNECT_TIMEOUT)?,
             provider,
             base_url: Self::default_base_url(provider).to_owned(),
-            api_key: api_key.into(),
+            api_key,
             model: model.into(),
-            max_tokens: 4096,
             system: None,
             caching: PromptCaching::default(),
             options: RequestOptions::default(),
+            retry: RetryPolicy::default(),
+            connect_timeout: CONNECT_TIMEOUT,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            total_timeout: None,
+            bedrock,
         })
     }
 
@@ -169,9 +160,10 @@ impl ModelClient {
         self
     }
 
-    /// The output token limit, where the provider asks for one (default 4096).
+    /// The output token limit: [`RequestOptions::max_tokens`] on the client's options
+    /// (default 4096 where the provider asks for one, none elsewhere).
     pub fn max_tokens(mut self, n: u64) -> Self {
-        self.max_tokens = n;
+        self.options.max_tokens = Some(n);
         self
     }
 
@@ -189,6 +181,40 @@ impl ModelClient {
     /// headers and body fields (default: none; the provider's defaults apply).
     pub fn options(mut self, options: RequestOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// How failed requests are retried (default [`RetryPolicy::default`]: 2 retries with
+    /// exponential backoff and full jitter, `retry-after` honoured up to 60 s). Only a
+    /// request whose response has not started streaming is retried.
+    pub fn retries(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The limit for establishing a connection (default 10 s).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Transport`] when the HTTP stack cannot be rebuilt with it.
+    pub fn connect_timeout(mut self, limit: Duration) -> Result<Self, ClientError> {
+        self.http = http_client(limit)?;
+        self.connect_timeout = limit;
+        Ok(self)
+    }
+
+    /// The longest wait for the next byte, for the response head and between pieces of the
+    /// body (default [`DEFAULT_IDLE_TIMEOUT`], 120 s; `None`: wait forever). A stalled
+    /// stream fails with [`ClientError::Timeout`] naming [`Timeout::Idle`].
+    pub fn idle_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.idle_timeout = limit;
+        self
+    }
+
+    /// The limit for a whole request, retries and the streamed body included (default
+    /// none).
+    pub fn timeout(mut self, limit: Option<Duration>) -> Self {
+        self.total_timeout = limit;
         self
     }
 
@@ -228,21 +254,31 @@ impl ModelClient {
         }
     }
 
+    /// The endpoint: the base URL, then the provider's path. A base URL that already ends
+    /// with the API version (`.../v1`, Gemini's `.../v1beta`, as SDKs write them) does not
+    /// get it twice.
     fn url(&self) -> String {
+        let base = &self.base_url;
+        let versioned = |version: &str, rest: &str| match base.strip_suffix(version) {
+            Some(_) => format!("{base}{rest}"),
+            None => format!("{base}{version}{rest}"),
+        };
         match self.provider {
-            Provider::Anthropic => format!("{}/v1/messages", self.base_url),
-            Provider::OpenAiChat => format!("{}/v1/chat/completions", self.base_url),
-            Provider::OpenAiResponses => format!("{}/v1/responses", self.base_url),
+            Provider::Anthropic => versioned("/v1", "/messages"),
+            Provider::OpenAiChat => versioned("/v1", "/chat/completions"),
+            Provider::OpenAiResponses => versioned("/v1", "/responses"),
             // "The model ID must be URL-encoded" (a model ARN holds `:` and `/`).
             Provider::Bedrock => format!(
-                "{}/model/{}/converse-stream",
-                self.base_url,
+                "{base}/model/{}/converse-stream",
                 percent_encode(&self.model)
             ),
-            Provider::Gemini => format!(
-                "{}/v1beta/models/{}:streamGenerateContent?alt=sse",
-                self.base_url, self.model
-            ),
+            Provider::Gemini => {
+                let rest = format!("/models/{}:streamGenerateContent?alt=sse", self.model);
+                match base.strip_suffix("/v1") {
+                    Some(_) => format!("{base}{rest}"),
+                    None => versioned("/v1beta", &rest),
+                }
+            }
         }
     }
 
@@ -258,40 +294,90 @@ impl ModelClient {
         history: &[Box<RawValue>],
         tools: &[ToolDefinition],
     ) -> Result<impl Stream<Item = EventResult> + Send + Unpin + 'static, ClientError> {
-        if self.provider == Provider::Bedrock {
-            return Err(ClientError::Unsupported(self.provider));
+        if self.base_url.is_empty() {
+            return Err(ClientError::Credentials(
+                "no region for the Bedrock endpoint: set AWS_REGION, or give a base URL".into(),
+            ));
         }
-        let mut req = self
-            .http
-            .post(self.url())
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(self.request_body(history, tools));
-        req = match self.provider {
-            Provider::Anthropic => {
-                let req = req
-                    .header("x-api-key", &self.api_key)
-                    .header("anthropic-version", "2023-06-01");
-                // The 1-hour cache TTL shipped as this beta; the API still accepts it.
-                match self.caching {
-                    PromptCaching::OneHour => {
-                        req.header("anthropic-beta", "extended-cache-ttl-2025-04-11")
-                    }
-                    _ => req,
+        self.options
+            .check(self.provider)
+            .map_err(ClientError::Options)?;
+        let url = self.url();
+        let body = self.request_body(history, tools);
+        let build = || {
+            let accept = match self.provider {
+                Provider::Bedrock => "application/vnd.amazon.eventstream",
+                _ => "text/event-stream",
+            };
+            let req = self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", accept)
+                .body(body.clone());
+            let req = match self.provider {
+                // Signed anew for each attempt: a signature carries its time.
+                Provider::Bedrock => {
+                    let auth = self
+                        .bedrock
+                        .as_ref()
+                        .ok_or(ClientError::Unsupported(self.provider))?;
+                    let signed = auth.authorize(
+                        "POST",
+                        &url,
+                        &[("content-type", "application/json"), ("accept", accept)],
+                        body.as_bytes(),
+                        std::time::SystemTime::now(),
+                    )?;
+                    signed.iter().fold(req, |req, (k, v)| req.header(k, v))
                 }
-            }
-            Provider::Gemini => req.header("x-goog-api-key", &self.api_key),
-            _ => req.bearer_auth(&self.api_key),
+                Provider::Anthropic => {
+                    let req = req
+                        .header("x-api-key", &self.api_key)
+                        .header("anthropic-version", "2023-06-01");
+                    // The 1-hour cache TTL shipped as this beta; the API still accepts it.
+                    match self.caching {
+                        PromptCaching::OneHour => {
+                            req.header("anthropic-beta", "extended-cache-ttl-2025-04-11")
+                        }
+                        _ => req,
+                    }
+                }
+                Provider::Gemini => req.header("x-goog-api-key", &self.api_key),
+                _ => req.bearer_auth(&self.api_key),
+            };
+            // The user's headers last: a name given twice is sent twice (HTTP allows
+            // repeated fields; `anthropic-beta` takes a list).
+            Ok(self
+                .options
+                .headers()
+                .iter()
+                .fold(req, |req, (name, value)| req.header(name, value)))
         };
-        let response = req.send().await.map_err(ClientError::Transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(http_error(status.as_u16(), &body));
-        }
-        Ok(Box::pin(
-            response.bytes_stream().stream_events(self.provider),
-        ))
+        let deadline = self
+            .total_timeout
+            .map(|d| (d, tokio::time::Instant::now() + d));
+        let limits = transport::Limits {
+            connect: self.connect_timeout,
+            idle: self.idle_timeout,
+        };
+        let sent = transport::send(build, &url, self.retry, limits, deadline.map(|(_, at)| at));
+        let response = match deadline {
+            Some((limit, at)) => match tokio::time::timeout_at(at, sent).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(ClientError::Timeout {
+                        which: Timeout::Total,
+                        limit,
+                        url: error::redact(&url),
+                    })
+                }
+            },
+            None => sent.await?,
+        };
+        let body =
+            transport::Guarded::new(response.bytes_stream(), &url, self.idle_timeout, deadline);
+        Ok(Box::pin(body.stream_events(self.provider)))
     }
 }
 
@@ -307,25 +393,4 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-/// Reads the provider's error body: Anthropic `{"error":{"type","message"}}`, OpenAI
-/// `{"error":{"type"|"code","message"}}`, Gemini `{"error":{"status","message"}}`.
-fn http_error(status: u16, body: &str) -> ClientError {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let e = &v["error"];
-    let kind = e["type"]
-        .as_str()
-        .or_else(|| e["status"].as_str())
-        .or_else(|| e["code"].as_str())
-        .map(str::to_owned);
-    let message = e["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| body.chars().take(500).collect());
-    ClientError::Http {
-        status,
-        kind,
-        message,
-    }
 }

@@ -270,6 +270,8 @@ pub(crate) struct PromptUsage {
     pub(crate) write_5m: u64,
     /// Tokens written with a 1-hour lifetime.
     pub(crate) write_1h: u64,
+    /// The request carried breakpoints (Bedrock reports its cache fields only then).
+    pub(crate) cache_points: bool,
 }
 
 impl PromptUsage {
@@ -382,6 +384,7 @@ impl Cache {
             read,
             write_1h: b - read,
             write_5m: c - b,
+            cache_points: prompt.markers > 0,
         }
     }
 

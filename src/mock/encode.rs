@@ -1,5 +1,12 @@
-//! The wire encoding of a script's turns per provider: the SSE events the server streams,
-//! in each API's key order, with the prompt's usage as the cache computed it.
+//! The wire encoding of a script's turns per provider: the events the server streams (SSE
+//! events; for Bedrock the `:event-type` and JSON payload of each event-stream message,
+//! `bedrock.rs`), in each API's key order, with the prompt's usage as the cache computed
+//! it. `frame.rs` puts them on the wire.
+
+mod bedrock;
+mod frame;
+
+pub(crate) use frame::{event_stream_event, event_stream_exception, sse_frame};
 
 use serde_json::{json, Value};
 
@@ -8,10 +15,11 @@ use super::reasoning::TurnReasoning;
 use super::script::{pieces, q, Script, ScriptTurn};
 use crate::provider::Provider;
 
-/// One SSE event to send: its `event:` name (if any) and its `data`.
+/// One event to send: its `event:` name (if any) and its `data`; for Bedrock its
+/// `:event-type` and JSON payload.
 pub(crate) type WireEvent = (Option<&'static str>, String);
 
-/// The SSE events answering with `turn` (number `k`) in `provider`'s wire format, with
+/// The events answering with `turn` (number `k`) in `provider`'s wire format, with
 /// `usage` the prompt's usage.
 pub(crate) fn encode(
     provider: Provider,
@@ -366,7 +374,9 @@ pub(crate) fn encode(
                 ),
             ));
         }
-        Provider::Bedrock => {}
+        Provider::Bedrock => {
+            ev = bedrock::events(script, k, turn, reasoning.as_ref(), usage, out_tokens);
+        }
     }
     ev
 }
@@ -455,15 +465,11 @@ mod tests {
             read: 600,
             write_5m: 100,
             write_1h: 50,
+            cache_points: true,
         };
         let script = Script::reasoning_demo();
         let turn = script.turn(0);
-        for provider in [
-            Provider::Anthropic,
-            Provider::OpenAiChat,
-            Provider::OpenAiResponses,
-            Provider::Gemini,
-        ] {
+        for provider in ALL {
             let m = assemble(&decode(
                 provider,
                 encode(provider, &script, 0, &turn, &usage),
@@ -471,23 +477,32 @@ mod tests {
             let u = m.usage;
             assert_eq!(u.input_tokens, Some(1000), "{provider}");
             assert_eq!(u.cache_read_input_tokens, Some(600), "{provider}");
-            let write = (provider == Provider::Anthropic).then_some(150);
+            let explicit = matches!(provider, Provider::Anthropic | Provider::Bedrock);
+            let write = explicit.then_some(150);
             assert_eq!(u.cache_write_input_tokens, write, "{provider}");
         }
     }
 
-    /// The unified events of the SSE `wire` events.
+    const ALL: [Provider; 5] = [
+        Provider::Anthropic,
+        Provider::OpenAiChat,
+        Provider::OpenAiResponses,
+        Provider::Gemini,
+        Provider::Bedrock,
+    ];
+
+    /// The unified events of the `wire` events, framed as the server frames them.
     fn decode(provider: Provider, wire: Vec<WireEvent>) -> Vec<crate::StreamEvent> {
-        let body: String = wire
+        let body: Vec<u8> = wire
             .into_iter()
-            .map(|(name, data)| match name {
-                Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-                None => format!("data: {data}\n\n"),
+            .flat_map(|(name, data)| match provider {
+                Provider::Bedrock => event_stream_event(name.unwrap_or_default(), &data),
+                _ => sse_frame(name, &data),
             })
             .collect();
         let mut d = crate::StreamDecoder::new(provider);
         let mut events = Vec::new();
-        d.push(body.as_bytes(), &mut events).unwrap();
+        d.push(&body, &mut events).unwrap();
         d.finish(&mut events).unwrap();
         events
     }
@@ -502,12 +517,7 @@ mod tests {
 
     /// The reasoning streamed with a turn is reasoning, never answer text or a call.
     fn assembles_back(script: &Script) {
-        for provider in [
-            Provider::Anthropic,
-            Provider::OpenAiChat,
-            Provider::OpenAiResponses,
-            Provider::Gemini,
-        ] {
+        for provider in ALL {
             for k in 0..script.turns.len() {
                 let turn = script.turn(k);
                 let wire = encode(provider, script, k, &turn, &PromptUsage::uncached(100));

@@ -79,6 +79,16 @@ pub enum FaultKind {
     },
 }
 
+impl FaultKind {
+    /// Whether it refuses the request (an HTTP error) rather than breaking its stream.
+    pub fn refuses(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::RateLimit { .. } | FaultKind::Overloaded { .. } | FaultKind::ServerError
+        )
+    }
+}
+
 /// A fault and the requests it applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawFault")]
@@ -157,7 +167,8 @@ impl fmt::Display for FaultError {
 
 impl std::error::Error for FaultError {}
 
-const KINDS: &str = "rate_limit (429), overloaded (529), server_error (500), error_event, stall, cut";
+const KINDS: &str =
+    "rate_limit (429), overloaded (529), server_error (500), error_event, stall, cut";
 
 impl TryFrom<RawFault> for Fault {
     type Error = FaultError;
@@ -253,9 +264,9 @@ impl FromStr for Fault {
                 return Err(FaultError(format!("{part:?} is not field=value")));
             };
             let number = |v: &str| {
-                v.trim().parse::<u64>().map_err(|_| {
-                    FaultError(format!("{key}: {v:?} is not a whole number"))
-                })
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| FaultError(format!("{key}: {v:?} is not a whole number")))
             };
             let n = number(value)?;
             match key.trim().replace('-', "_").as_str() {
@@ -400,43 +411,55 @@ fn describe(provider: Provider, kind: FaultKind) -> (&'static str, &'static str)
     }
 }
 
-/// The provider's mid-stream error event, as an SSE frame (`None` for Bedrock, whose
-/// event-stream exception message the caller encodes).
-pub(super) fn error_event(provider: Provider, sequence_number: usize) -> Option<String> {
+/// The provider's mid-stream error event, as an SSE frame: Anthropic's `error` event
+/// ("we may occasionally send errors in the event stream", e.g. `overloaded_error`), an
+/// OpenAI error chunk, a Responses `error` event (numbered `sequence_number`), a Gemini
+/// error object. (Bedrock's is an event-stream exception: [`bedrock_stream_error`].)
+pub(super) fn error_event(provider: Provider, sequence_number: usize) -> Bytes {
     let (kind, message) = describe(provider, FaultKind::Overloaded { retry_after: None });
-    let frame = match provider {
-        Provider::Anthropic => format!(
-            "event: error\ndata: {}\n\n",
-            json!({"type": "error", "error": {"type": kind, "message": message}})
+    let (name, data) = match provider {
+        Provider::Anthropic => (
+            Some("error"),
+            json!({"type": "error", "error": {"type": kind, "message": message}}),
         ),
-        Provider::OpenAiResponses => format!(
-            "event: error\ndata: {}\n\n",
-            json!({"type": "error", "code": kind, "message": message, "param": null, "sequence_number": sequence_number})
+        Provider::OpenAiResponses => (
+            Some("error"),
+            json!({"type": "error", "code": kind, "message": message, "param": null, "sequence_number": sequence_number}),
         ),
-        Provider::Gemini => format!(
-            "data: {}\n\n",
-            json!({"error": {"code": 503, "message": message, "status": kind}})
+        Provider::Gemini => (
+            None,
+            json!({"error": {"code": 503, "message": message, "status": kind}}),
         ),
-        Provider::Bedrock => return None,
-        _ => format!(
-            "data: {}\n\n",
-            json!({"error": {"message": message, "type": kind, "param": null, "code": null}})
+        _ => (
+            None,
+            json!({"error": {"message": message, "type": kind, "param": null, "code": null}}),
         ),
     };
-    Some(frame)
+    super::encode::sse_frame(name, &data.to_string())
+}
+
+/// Bedrock's mid-stream error: the `:exception-type` and message of a
+/// `serviceUnavailableException` (a `ConverseStreamOutput` error member).
+pub(super) fn bedrock_stream_error() -> (&'static str, &'static str) {
+    (
+        "serviceUnavailableException",
+        "Bedrock is unable to process your request.",
+    )
 }
 
 /// The frames of an answer, `delay` apart, with a stream fault applied: `frames` stops
 /// after the fault's event count and `error` (the error event) follows, or nothing follows
 /// for `pause` (forever when `None`, until `stop` turns true), or the body fails (a cut).
+/// `abandoned` runs when the client goes away before the end.
 pub(super) fn paced(
     frames: Vec<Bytes>,
     delay: Duration,
     fault: Option<FaultKind>,
     error: Option<Bytes>,
     mut stop: watch::Receiver<bool>,
+    abandoned: impl FnOnce() + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    async_stream(move |tx| async move {
+    let feed = move |tx: tokio::sync::mpsc::Sender<_>| async move {
         let limit = match fault {
             Some(
                 FaultKind::ErrorEvent { after_events }
@@ -481,7 +504,7 @@ pub(super) fn paced(
                     None => {
                         tokio::select! {
                             () = stopped => {}
-                            () = tx.closed() => {}
+                            () = tx.closed() => return,
                         }
                         let _ = tx.send(Err(cut())).await;
                         return;
@@ -496,13 +519,16 @@ pub(super) fn paced(
                 return;
             }
         }
-    })
+    };
+    async_stream(feed, abandoned)
 }
 
 /// A stream fed by a task: `body` gets the sender; the stream ends when it returns (or
-/// the task is dropped with the stream).
+/// the task is aborted when the stream is dropped). `abandoned` runs if the stream is
+/// dropped before its end (the client went away and the server noticed).
 fn async_stream<F, Fut>(
     body: F,
+    abandoned: impl FnOnce() + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
@@ -510,18 +536,33 @@ where
 {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let task = tokio::spawn(body(tx));
-    let abort = AbortOnDrop(task);
-    futures_util::stream::unfold((rx, abort), |(mut rx, abort)| async move {
-        rx.recv().await.map(|item| (item, (rx, abort)))
+    let feed = Feed {
+        task,
+        abandoned: Some(Box::new(abandoned)),
+    };
+    futures_util::stream::unfold((rx, feed), |(mut rx, mut feed)| async move {
+        let item = rx.recv().await;
+        // The end, or a failure on purpose (a cut): not abandoned.
+        if !matches!(item, Some(Ok(_))) {
+            feed.abandoned = None;
+        }
+        item.map(|item| (item, (rx, feed)))
     })
 }
 
-/// Aborts the feeding task when the stream (the response body) is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// The task feeding a response body: aborted when the body is dropped, and reported as
+/// abandoned if that happens before the body's end.
+struct Feed {
+    task: tokio::task::JoinHandle<()>,
+    abandoned: Option<Box<dyn FnOnce() + Send>>,
+}
 
-impl Drop for AbortOnDrop {
+impl Drop for Feed {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
+        if let Some(report) = self.abandoned.take() {
+            report();
+        }
     }
 }
 

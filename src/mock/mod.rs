@@ -3,12 +3,14 @@
 //!
 //! It checks requests as the real APIs do (the previous turn's calls all answered, ids
 //! matching) and emulates each provider's prompt cache (`cache.rs`, SPEC §9): Anthropic
-//! writes and reads only prefixes ending at `cache_control` breakpoints (at most 4, within
-//! a 20-block lookback, 5-minute or 1-hour lifetimes); OpenAI and Gemini read the longest
-//! prefix an earlier request held. Each answer reports it in the provider's usage fields
-//! (`cache_read_input_tokens` and `cache_creation_input_tokens`, `cached_tokens`,
-//! `cachedContentTokenCount`), and [`MockStats`] adds them up. Any prefix is cacheable
-//! unless [`Script::cache_minimums`] asks for the providers' documented minimum lengths.
+//! and Bedrock write and read only prefixes ending at breakpoints (`cache_control`,
+//! `cachePoint` blocks; at most 4, within a 20-block lookback, 5-minute or 1-hour
+//! lifetimes); OpenAI and Gemini read the longest prefix an earlier request held. Each
+//! answer reports it in the provider's usage fields (`cache_read_input_tokens` and
+//! `cache_creation_input_tokens`, `cached_tokens`, `cachedContentTokenCount`,
+//! `cacheReadInputTokens` and `cacheWriteInputTokens`), and [`MockStats`] adds them up.
+//! Any prefix is cacheable unless [`Script::cache_minimums`] asks for the providers'
+//! documented minimum lengths.
 //!
 //! Beside it, a verdict per request in the `x-mock-cache` header: a request whose history
 //! up to its last assistant message was seen before (breakpoint markers aside) is a
@@ -21,6 +23,13 @@
 //! | openai-chat | `POST /v1/chat/completions` (`Authorization: Bearer`) |
 //! | openai-responses | `POST /v1/responses` (`Authorization: Bearer`) |
 //! | gemini | `POST /v1beta/models/{model}:streamGenerateContent?alt=sse` (`x-goog-api-key`) |
+//! | bedrock | `POST /model/{modelId}/converse-stream` (AWS event-stream), `/converse` (SigV4 or `Authorization: Bearer`) |
+//!
+//! Bedrock's answers are `ConverseStream` events as the service streams them
+//! (`application/vnd.amazon.eventstream` messages, keys in alphabetical order, the `"p"`
+//! padding member) and `Converse` bodies; its refusals are AWS's (`x-amzn-ErrorType`,
+//! `{"message": ...}`). A SigV4 signature cannot be checked without the secret key: a
+//! well-formed one is accepted (`aws.rs`).
 //!
 //! `GET /mock/stats` returns the [`MockStats`] as JSON.
 //!
@@ -29,6 +38,7 @@
 //! whose history lost or changed it is refused as the real API refuses it
 //! (`reasoning.rs` lists the rules).
 
+mod aws;
 mod cache;
 mod encode;
 mod fault;
@@ -43,6 +53,7 @@ pub use script::{Script, ScriptCall, ScriptReasoning, ScriptTurn};
 /// The SSE events (`event:` name, `data`) answering with `turn`, number `k`, in
 /// `provider`'s wire format: what the server streams, for corpora and tests (with a
 /// prompt of `100 + 50 * k` tokens, nothing cached; the server reports the prompt's own).
+/// For Bedrock, each event-stream message's `:event-type` and JSON payload.
 pub fn encode_turn(
     provider: Provider,
     script: &Script,
@@ -64,9 +75,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::watch;
 
 use crate::provider::Provider;
 use crate::served::Served;
@@ -86,8 +97,14 @@ pub struct MockStats {
     pub cache_writes: u64,
     /// Requests whose tool results were complete but not in the calls' order.
     pub order_violations: u64,
-    /// Requests refused (400/401/404).
+    /// Requests refused (400/401/403/404).
     pub rejected: u64,
+    /// Faults injected (see [`Fault`]): refused requests (429, overload, 500) and streams
+    /// that failed on purpose (an error event, a stall, a cut). A stream fault's request is
+    /// also counted in `requests`.
+    pub faults: u64,
+    /// Streamed answers whose client went away before their end (the connection closed).
+    pub abandoned: u64,
     /// Prompt tokens of the requests served, cached or not (the mock's estimate: a
     /// quarter of the bytes of each part of the prompt).
     pub prompt_tokens: u64,
@@ -117,6 +134,9 @@ struct Shared {
     cache: Cache,
     /// The `x-mock-cache` verdicts' memory.
     histories: Histories,
+    /// Requests received on the provider routes (the fault injection's numbering).
+    received: u64,
+    faults: fault::Faults,
 }
 
 /// The mock's own verdict on a request (`x-mock-cache`): a hit when the history through
@@ -197,6 +217,8 @@ impl Histories {
 struct AppState {
     script: Arc<Script>,
     shared: Arc<Mutex<Shared>>,
+    /// Turns true when the server stops: stalled streams end then.
+    stop: watch::Receiver<bool>,
 }
 
 /// A running mock server. Dropping it shuts the server down.
@@ -204,6 +226,7 @@ struct AppState {
 pub struct MockServer {
     served: Served,
     shared: Arc<Mutex<Shared>>,
+    stop: watch::Sender<bool>,
 }
 
 impl MockServer {
@@ -216,21 +239,30 @@ impl MockServer {
     pub async fn start(addr: SocketAddr, script: Script) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(Shared {
+            faults: fault::Faults::new(script.faults.clone()),
+            ..Shared::default()
+        }));
+        let (stop, stopped) = watch::channel(false);
         let state = AppState {
             script: Arc::new(script),
             shared: shared.clone(),
+            stop: stopped,
         };
         let app = Router::new()
             .route("/v1/messages", post(anthropic))
             .route("/v1/chat/completions", post(openai_chat))
             .route("/v1/responses", post(openai_responses))
             .route("/v1beta/models/{*rest}", post(gemini))
+            // google-genai 3 asks for `v1` by default; the API serves both versions.
+            .route("/v1/models/{*rest}", post(gemini))
+            .route("/model/{*rest}", post(bedrock))
             .route("/mock/stats", get(stats))
             .with_state(state);
         Ok(MockServer {
             served: Served::spawn(listener, addr, app),
             shared,
+            stop,
         })
     }
 
@@ -251,6 +283,7 @@ impl MockServer {
 
     /// Stops accepting connections and waits for the server task to end.
     pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
         self.served.shutdown().await;
     }
 }
@@ -273,11 +306,23 @@ async fn serve(
     // others with `"stream": true` in the body.
     stream_path: Option<bool>,
 ) -> Response {
+    let number = {
+        let mut shared = lock(&state.shared);
+        shared.received += 1;
+        shared.received
+    };
     let reject = |status, message: &str| {
         lock(&state.shared).stats.rejected += 1;
         error(provider, status, message)
     };
-    if !has_key(provider, &headers) {
+    if provider == Provider::Bedrock {
+        // AWS authenticates first, then reads the body (`aws.rs`).
+        let checked = aws::authorize(&headers).and_then(|()| aws::check_body(&body));
+        if let Err(rejection) = checked {
+            lock(&state.shared).stats.rejected += 1;
+            return rejection.response(provider);
+        }
+    } else if !has_key(provider, &headers) {
         return reject(StatusCode::UNAUTHORIZED, "missing or empty API key");
     }
     if provider == Provider::Anthropic && headers.get("anthropic-version").is_none() {
@@ -316,6 +361,20 @@ async fn serve(
             return rejection.response(provider);
         }
     }
+    // A fault answers after the checks (a refused request is refused, faults or not),
+    // before the cache sees the request (a 429 reads and writes nothing).
+    let streaming = stream_path.unwrap_or(request.stream);
+    let fault = {
+        let mut shared = lock(&state.shared);
+        let fault = shared.faults.pick(number, a.turns);
+        // A whole answer has no stream to break: stream faults skip it.
+        let fault = fault.filter(|f| streaming || f.refuses());
+        shared.stats.faults += u64::from(fault.is_some());
+        fault
+    };
+    if let Some(refusal) = fault.and_then(|f| fault::refusal(provider, f)) {
+        return refusal;
+    }
     let header = canonical_header(provider, &whole, &request.model);
     let messages: Vec<String> = values
         .iter()
@@ -344,7 +403,6 @@ async fn serve(
     };
     let turn = script.turn(a.turns);
     let mut events = encode::encode(provider, script, a.turns, &turn, &usage);
-    let streaming = stream_path.unwrap_or(request.stream);
     if streaming && provider == Provider::OpenAiChat && !request.include_usage {
         // "If set, an additional chunk will be streamed before the data: [DONE] message":
         // not set, no usage chunk (the one whose `choices` is empty).
@@ -359,17 +417,41 @@ async fn serve(
         return response;
     }
     let delay = Duration::from_millis(script.chunk_delay_ms);
-    let stream = futures_util::stream::iter(events).then(move |(name, data)| async move {
-        tokio::time::sleep(delay).await;
-        let frame = match name {
-            Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-            None => format!("data: {data}\n\n"),
-        };
-        Ok::<_, std::convert::Infallible>(Bytes::from(frame))
-    });
+    // One frame per event: an event-stream message for Bedrock, an SSE frame for the others.
+    let frames = events
+        .iter()
+        .map(|(name, data)| match provider {
+            Provider::Bedrock => encode::event_stream_event(name.unwrap_or_default(), data),
+            _ => encode::sse_frame(*name, data),
+        })
+        .collect();
+    let error_event = match fault {
+        Some(FaultKind::ErrorEvent { after_events }) => Some(match provider {
+            Provider::Bedrock => {
+                let (kind, message) = fault::bedrock_stream_error();
+                encode::event_stream_exception(kind, message)
+            }
+            _ => fault::error_event(provider, after_events),
+        }),
+        _ => None,
+    };
+    let shared = state.shared.clone();
+    let abandoned = move || lock(&shared).stats.abandoned += 1;
+    let stream = fault::paced(
+        frames,
+        delay,
+        fault,
+        error_event,
+        state.stop.clone(),
+        abandoned,
+    );
+    let content_type = match provider {
+        Provider::Bedrock => "application/vnd.amazon.eventstream",
+        _ => "text/event-stream",
+    };
     Response::builder()
         .status(StatusCode::OK)
-        .header("content-type", "text/event-stream")
+        .header("content-type", content_type)
         .header("cache-control", "no-cache")
         .header("x-mock-cache", verdict.as_str())
         .body(Body::from_stream(stream))
@@ -398,7 +480,11 @@ async fn gemini(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().trim_start_matches("/v1beta/models/");
+    let path = uri.path();
+    let path = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))
+        .unwrap_or(path);
     let (model, streaming) = match (
         path.strip_suffix(":streamGenerateContent"),
         path.strip_suffix(":generateContent"),
@@ -444,6 +530,31 @@ async fn gemini(
     serve(
         state,
         Provider::Gemini,
+        headers,
+        body,
+        Some(model),
+        Some(streaming),
+    )
+    .await
+}
+
+/// Bedrock: `POST /model/{modelId}/converse-stream` (streamed) or `/converse` (whole).
+async fn bedrock(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (model, streaming) = match aws::route(uri.path()) {
+        Ok(found) => found,
+        Err(rejection) => {
+            lock(&state.shared).stats.rejected += 1;
+            return rejection.response(Provider::Bedrock);
+        }
+    };
+    serve(
+        state,
+        Provider::Bedrock,
         headers,
         body,
         Some(model),

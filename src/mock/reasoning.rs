@@ -10,6 +10,7 @@
 //! | openai-responses | a `reasoning` item (`summary`, `encrypted_content`) | the item, with its `encrypted_content`, before its turn's `function_call` items |
 //! | openai-chat | DeepSeek's `delta.reasoning_content` | `reasoning_content` on every assistant message with `tool_calls` |
 //! | gemini | a `thought: true` text part; a `thoughtSignature` on the first `functionCall` part | the signature on the first `functionCall` part of each step of the current turn; every signature intact |
+//! | bedrock (Claude) | `reasoningContent` deltas (`text`, then `signature`), and on chosen turns a `redactedContent` block | as anthropic, on the Converse blocks (`reasoningContent.reasoningText`, `reasoningContent.redactedContent`), refused with Claude's message behind Bedrock's "The model returned the following errors: " |
 //!
 //! Signatures, `data` and encrypted content are deterministic per turn (a hash of the turn
 //! number and, for Anthropic signatures, the thinking text), so the server checks that they
@@ -17,6 +18,8 @@
 //! users report them (quoted beside each check).
 
 use axum::http::StatusCode;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use serde_json::{json, Value};
 
 use super::script::{pieces, q, ScriptTurn};
@@ -158,6 +161,28 @@ impl TurnReasoning {
     pub(crate) fn gemini_signature(&self) -> String {
         gemini_signature(self.k)
     }
+
+    /// Bedrock (Claude through ConverseStream): for each reasoning block, from index 0, the
+    /// `delta.reasoningContent` objects it streams (`ReasoningContentBlockDelta`): the text
+    /// in pieces, then the signature; on chosen turns a second block whose
+    /// `redactedContent` (a blob: base64 in JSON) is Anthropic's redacted `data`. The
+    /// blocks have no `contentBlockStart`, as in the service's streams.
+    pub(crate) fn bedrock(&self, n: usize) -> Vec<Vec<String>> {
+        let mut thinking: Vec<String> = pieces(&self.text, n)
+            .into_iter()
+            .map(|t| format!(r#"{{"text":{}}}"#, q(t)))
+            .collect();
+        thinking.push(format!(
+            r#"{{"signature":{}}}"#,
+            q(&anthropic_signature(self.k, &self.text))
+        ));
+        let mut blocks = vec![thinking];
+        if self.redacted {
+            let blob = BASE64.encode(redacted_data(self.k));
+            blocks.push(vec![format!(r#"{{"redactedContent":{}}}"#, q(&blob))]);
+        }
+        blocks
+    }
 }
 
 /// 64-bit FNV-1a over the parts, each ended by a zero byte: stable across builds.
@@ -216,8 +241,60 @@ pub(crate) fn check(
         Provider::OpenAiResponses => responses(messages),
         Provider::OpenAiChat => deepseek(messages),
         Provider::Gemini => gemini(messages),
-        Provider::Bedrock => Ok(()),
+        Provider::Bedrock => bedrock(reasoning, messages),
     }
+}
+
+/// Bedrock with Claude: the model checks its own blocks, and Bedrock passes its message
+/// on ("The model returned the following errors: messages.1.content.0.type: Expected
+/// `thinking` or `redacted_thinking`, but found `tool_use`. ..."). The Converse history is
+/// read as the Anthropic messages it stands for (`cachePoint` markers left out).
+fn bedrock(reasoning: &ScriptReasoning, messages: &[Value]) -> Result<(), Rejection> {
+    let as_anthropic: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let blocks = m["content"].as_array().map_or(&[][..], Vec::as_slice);
+            let content: Vec<Value> = blocks
+                .iter()
+                .filter(|b| b.get("cachePoint").is_none())
+                .map(anthropic_block)
+                .collect();
+            json!({"role": m["role"], "content": content})
+        })
+        .collect();
+    anthropic(reasoning, &as_anthropic).map_err(|mut r| {
+        r.message = format!("The model returned the following errors: {}", r.message);
+        r
+    })
+}
+
+/// The Anthropic block a Converse `ContentBlock` stands for (its one member names it).
+fn anthropic_block(b: &Value) -> Value {
+    let r = &b["reasoningContent"];
+    if let Some(t) = r.get("reasoningText") {
+        let mut block = json!({"type": "thinking", "thinking": t["text"]});
+        if let Some(s) = t.get("signature") {
+            block["signature"] = s.clone();
+        }
+        return block;
+    }
+    if let Some(blob) = r["redactedContent"].as_str() {
+        // The blob carries Anthropic's `data`; what does not decode cannot match it.
+        let data = BASE64
+            .decode(blob)
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+            .unwrap_or_else(|| blob.to_owned());
+        return json!({"type": "redacted_thinking", "data": data});
+    }
+    let kind = match b.as_object().and_then(|o| o.keys().next()) {
+        Some(k) if k == "toolUse" => "tool_use",
+        Some(k) if k == "toolResult" => "tool_result",
+        Some(k) if k == "reasoningContent" => "thinking",
+        Some(k) => k.as_str(),
+        None => "",
+    };
+    json!({"type": kind})
 }
 
 fn bad(message: String) -> Rejection {

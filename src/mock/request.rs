@@ -30,6 +30,8 @@ pub(crate) struct Rejection {
     param: Option<&'static str>,
     /// OpenAI's `code` (default null).
     code: Option<&'static str>,
+    /// The AWS exception (Bedrock's `x-amzn-ErrorType`; default: the status's usual one).
+    aws_type: Option<&'static str>,
 }
 
 impl Rejection {
@@ -39,6 +41,7 @@ impl Rejection {
             message: message.into(),
             param: None,
             code: None,
+            aws_type: None,
         }
     }
 
@@ -52,9 +55,27 @@ impl Rejection {
         self
     }
 
+    /// The AWS exception Bedrock names in `x-amzn-ErrorType`.
+    pub(crate) fn aws(mut self, exception: &'static str) -> Self {
+        self.aws_type = Some(exception);
+        self
+    }
+
+    /// The AWS exception, when one was given.
+    #[cfg(test)]
+    pub(crate) fn aws_type(&self) -> Option<&'static str> {
+        self.aws_type
+    }
+
     /// The response, with the body the provider writes.
     pub(super) fn response(&self, provider: Provider) -> Response {
         let (status, message) = (self.status, &self.message);
+        if provider == Provider::Bedrock {
+            let exception = self
+                .aws_type
+                .unwrap_or_else(|| super::aws::default_exception(status));
+            return super::aws::error_response(status, exception, message);
+        }
         let body = match provider {
             Provider::Anthropic => {
                 json!({"type": "error", "error": {"type": if status == StatusCode::UNAUTHORIZED { "authentication_error" } else { "invalid_request_error" }, "message": message}})
@@ -77,7 +98,8 @@ pub(super) fn error(provider: Provider, status: StatusCode, message: &str) -> Re
 /// Whether the request carries a key in one of the forms the provider's official SDKs
 /// send: Anthropic `x-api-key`, or `Authorization: Bearer` (anthropic-python with an auth
 /// token); OpenAI `Authorization: Bearer`, or Azure's `api-key`; Gemini `x-goog-api-key`,
-/// `?key=` (read into that header by the route), or `Authorization: Bearer` (OAuth).
+/// `?key=` (read into that header by the route), or `Authorization: Bearer` (OAuth);
+/// Bedrock a well-formed SigV4 signature or `Authorization: Bearer` (`aws.rs`).
 pub(super) fn has_key(provider: Provider, headers: &HeaderMap) -> bool {
     let present = |name: &str| headers.get(name).is_some_and(|v| !v.is_empty());
     let bearer = headers
@@ -88,6 +110,7 @@ pub(super) fn has_key(provider: Provider, headers: &HeaderMap) -> bool {
     match provider {
         Provider::Anthropic => present("x-api-key") || bearer,
         Provider::Gemini => present("x-goog-api-key") || bearer,
+        Provider::Bedrock => super::aws::authorize(headers).is_ok(),
         _ => bearer || present("api-key"),
     }
 }
@@ -124,7 +147,7 @@ pub(super) fn parse(
             .unwrap_or_default(),
     };
     let messages = match provider {
-        Provider::Anthropic | Provider::OpenAiChat => b.messages,
+        Provider::Anthropic | Provider::OpenAiChat | Provider::Bedrock => b.messages,
         Provider::OpenAiResponses => b.input,
         _ => b.contents,
     }
@@ -195,7 +218,19 @@ pub(super) fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
             |m| m["type"] == "function_call_output",
             |m| text(&m["call_id"]),
         ),
-        _ => messages
+        Provider::Bedrock => messages
+            .last()
+            .filter(|m| m["role"] == "user")
+            .and_then(|m| m["content"].as_array())
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter_map(|b| b.get("toolResult"))
+                    .map(|r| text(&r["toolUseId"]))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Provider::Gemini => messages
             .last()
             .filter(|m| m["role"] == "user")
             .and_then(|m| m["parts"].as_array())
@@ -216,9 +251,19 @@ pub(super) fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
 }
 
 /// Whether a Responses input item is model output: an assistant message, a function call,
-/// a reasoning item.
+/// a reasoning item, or an `item_reference` to one of the mock's own output items (what
+/// clients send instead of the item when the response was stored: the Vercel AI SDK does
+/// by default).
 pub(super) fn responses_output(m: &Value) -> bool {
-    m["role"] == "assistant" || m["type"] == "function_call" || m["type"] == "reasoning"
+    let ours = |id: &str| {
+        ["msg_mock_", "fc_mock_", "rs_mock_"]
+            .iter()
+            .any(|p| id.starts_with(p))
+    };
+    m["role"] == "assistant"
+        || m["type"] == "function_call"
+        || m["type"] == "reasoning"
+        || (m["type"] == "item_reference" && m["id"].as_str().is_some_and(ours))
 }
 
 /// The call ids (names for Gemini) an assistant message asks for.
@@ -236,7 +281,10 @@ pub(super) fn calls_of(provider: Provider, m: &Value) -> Vec<String> {
         Provider::OpenAiChat => each(&m["tool_calls"], &|c| Some(text(&c["id"]))),
         Provider::OpenAiResponses if m["type"] == "function_call" => vec![text(&m["call_id"])],
         Provider::OpenAiResponses => Vec::new(),
-        _ => each(&m["parts"], &|p| {
+        Provider::Bedrock => each(&m["content"], &|b| {
+            b.get("toolUse").map(|t| text(&t["toolUseId"]))
+        }),
+        Provider::Gemini => each(&m["parts"], &|p| {
             p.get("functionCall").map(|f| text(&f["name"]))
         }),
     }
@@ -284,7 +332,9 @@ pub(super) fn check_turns(
         while i < messages.len() && assistant(&messages[i]) {
             let m = &messages[i];
             let empty = match provider {
-                Provider::Anthropic => m["content"].as_array().is_some_and(Vec::is_empty),
+                Provider::Anthropic | Provider::Bedrock => {
+                    m["content"].as_array().is_some_and(Vec::is_empty)
+                }
                 Provider::Gemini => m["parts"].as_array().is_some_and(Vec::is_empty),
                 _ => false,
             };
@@ -309,6 +359,9 @@ pub(super) fn check_turns(
         let (mut want, mut got) = (calls.clone(), answered.clone());
         want.sort();
         got.sort();
+        if want != got && provider == Provider::Bedrock {
+            return Err(bedrock_unanswered(&calls, &answered, i));
+        }
         if want != got {
             return Err(format!(
                 "tool results must answer every tool call of the assistant turn at message {start}: expected {calls:?}, got {answered:?}"
@@ -317,6 +370,26 @@ pub(super) fn check_turns(
         order_violation |= calls != answered;
     }
     Ok((order_violation, followers))
+}
+
+/// Bedrock's refusal of a turn whose calls the next message does not answer one for one:
+/// "Expected toolResult blocks at messages.2.content for the following Ids: tooluse_a,
+/// tooluse_b", or, with more results than calls, "The number of toolResult blocks at
+/// messages.2.content exceeds the number of toolUse blocks of previous turn."
+fn bedrock_unanswered(calls: &[String], answered: &[String], next: usize) -> String {
+    let missing: Vec<&str> = calls
+        .iter()
+        .filter(|c| !answered.contains(c))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        format!("The number of toolResult blocks at messages.{next}.content exceeds the number of toolUse blocks of previous turn.")
+    } else {
+        format!(
+            "Expected toolResult blocks at messages.{next}.content for the following Ids: {}",
+            missing.join(", ")
+        )
+    }
 }
 
 pub(super) fn trailing(

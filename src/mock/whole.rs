@@ -1,7 +1,7 @@
 //! A request without `"stream": true` (Gemini: `:generateContent`) is answered with the
 //! whole message, as the APIs answer it: the same turn the server would have streamed,
 //! folded into one JSON body (Anthropic `Message`, Chat `chat.completion`, the Responses
-//! `response` object, Gemini `GenerateContentResponse`).
+//! `response` object, Gemini `GenerateContentResponse`, Bedrock's `Converse` answer).
 
 use serde_json::{json, Map, Value};
 
@@ -23,8 +23,75 @@ pub(super) fn fold(provider: Provider, events: &[WireEvent]) -> Value {
             .find(|p| p["type"] == "response.completed")
             .map(|p| p["response"].clone())
             .unwrap_or(Value::Null),
-        _ => gemini(&payloads),
+        Provider::Bedrock => bedrock(&payloads),
+        Provider::Gemini => gemini(&payloads),
     }
+}
+
+/// Bedrock `Converse`: `metrics`, `output.message` (`content`, `role`), `stopReason`,
+/// `usage`, keys in alphabetical order as the service writes them, without the streams'
+/// padding. Each block is what its deltas say, by `contentBlockIndex`: `reasoningContent`
+/// (`reasoningText {signature, text}`, or `redactedContent`), `text`, or `toolUse {input,
+/// name, toolUseId}` with the input parsed (the service answers a JSON document, not the
+/// model's bytes).
+fn bedrock(payloads: &[Value]) -> Value {
+    let mut blocks: Vec<(u64, Value)> = Vec::new();
+    let mut inputs: Vec<(u64, String)> = Vec::new();
+    let (mut stop, mut metadata) = (Value::Null, &Value::Null);
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    for p in payloads {
+        let Some(i) = p["contentBlockIndex"].as_u64() else {
+            if p.get("stopReason").is_some() {
+                stop = p["stopReason"].clone();
+            }
+            if p.get("usage").is_some() {
+                metadata = p;
+            }
+            continue;
+        };
+        let at = match blocks.iter().position(|(at, _)| *at == i) {
+            Some(at) => at,
+            None => {
+                blocks.push((i, Value::Null));
+                blocks.len() - 1
+            }
+        };
+        let b = &mut blocks[at].1;
+        if let Some(t) = p["start"].get("toolUse") {
+            *b = json!({"toolUse": {"name": t["name"], "toolUseId": t["toolUseId"]}});
+            inputs.push((i, String::new()));
+        }
+        let d = &p["delta"];
+        if let Some(t) = d.get("text") {
+            let so_far = text(&b["text"]);
+            *b = json!({"text": so_far + t.as_str().unwrap_or_default()});
+        } else if let Some(input) = d["toolUse"].get("input") {
+            if let Some((_, s)) = inputs.iter_mut().find(|(at, _)| *at == i) {
+                s.push_str(input.as_str().unwrap_or_default());
+            }
+        } else if let Some(r) = d.get("reasoningContent") {
+            if let Some(blob) = r.get("redactedContent") {
+                *b = json!({"reasoningContent": {"redactedContent": blob}});
+            } else {
+                let t = &b["reasoningContent"]["reasoningText"];
+                let (signature, thinking) = (text(&t["signature"]), text(&t["text"]));
+                *b = json!({"reasoningContent": {"reasoningText": {
+                    "signature": signature + r["signature"].as_str().unwrap_or_default(),
+                    "text": thinking + r["text"].as_str().unwrap_or_default(),
+                }}});
+            }
+        }
+    }
+    for (i, input) in inputs {
+        if let Some((_, b)) = blocks.iter_mut().find(|(at, _)| *at == i) {
+            b["toolUse"]["input"] = serde_json::from_str(&input).unwrap_or_else(|_| json!({}));
+        }
+    }
+    blocks.sort_by_key(|(i, _)| *i);
+    let content: Vec<Value> = blocks.into_iter().map(|(_, b)| b).collect();
+    json!({"metrics": metadata["metrics"],
+           "output": {"message": {"content": content, "role": "assistant"}},
+           "stopReason": stop, "usage": metadata["usage"]})
 }
 
 /// `message_start`'s message with its blocks filled in by the deltas, `message_delta`'s
@@ -170,4 +237,45 @@ fn gemini(payloads: &[Value]) -> Value {
     json!({"candidates": [{"content": {"parts": parts, "role": "model"},
                            "finishReason": candidate["finishReason"], "index": 0}],
            "usageMetadata": last["usageMetadata"], "modelVersion": last["modelVersion"]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::cache::PromptUsage;
+    use crate::mock::{encode, Script};
+
+    /// A Bedrock turn with reasoning (its redacted block too) folds into the `Converse`
+    /// answer's content blocks, in order.
+    #[test]
+    fn bedrock_reasoning_text_and_calls_fold_into_blocks() {
+        let script = Script::reasoning_demo();
+        let turn = script.turn(1);
+        let usage = PromptUsage::uncached(100);
+        let events = encode::encode(Provider::Bedrock, &script, 1, &turn, &usage);
+        let v = fold(Provider::Bedrock, &events);
+        let content = v["output"]["message"]["content"].as_array().unwrap();
+        let thinking = &content[0]["reasoningContent"]["reasoningText"];
+        assert!(
+            thinking["text"].as_str().unwrap().starts_with("Step 1:"),
+            "{v}"
+        );
+        assert!(
+            thinking["signature"]
+                .as_str()
+                .unwrap()
+                .starts_with("EqMock"),
+            "{v}"
+        );
+        assert!(
+            content[1]["reasoningContent"]["redactedContent"].is_string(),
+            "{v}"
+        );
+        assert_eq!(content[2], json!({"text": turn.text}));
+        let calls: Vec<&Value> = content[3..].iter().map(|b| &b["toolUse"]["name"]).collect();
+        let names: Vec<&str> = turn.tool_calls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(calls, names);
+        assert_eq!(v["stopReason"], "tool_use");
+        assert_eq!(v["usage"]["inputTokens"], 100);
+    }
 }

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 mod bench;
 mod demo;
@@ -121,7 +122,7 @@ enum Command {
     /// Send one message to a real provider (API key from its usual environment variable)
     /// with the demo's simulated tools, printing text as it streams.
     Chat {
-        /// anthropic, openai-chat, openai-responses or gemini.
+        /// anthropic, openai-chat, openai-responses, gemini or bedrock.
         #[arg(long)]
         provider: toolstream::Provider,
         /// The model (a sensible default per provider).
@@ -136,6 +137,47 @@ enum Command {
         /// Prompt-cache breakpoints for Anthropic and Bedrock: off, 5m or 1h.
         #[arg(long, default_value = "5m")]
         cache: toolstream::PromptCaching,
+        /// The output token limit (default 4096 for Anthropic and Bedrock, the provider's
+        /// own elsewhere).
+        #[arg(long, value_name = "N")]
+        max_tokens: Option<u64>,
+        /// The sampling temperature (the provider's default when not given).
+        #[arg(long, value_name = "F")]
+        temperature: Option<f64>,
+        /// Nucleus sampling, 0 to 1.
+        #[arg(long, value_name = "F")]
+        top_p: Option<f64>,
+        /// A sequence that ends the output (repeatable; not on openai-responses).
+        #[arg(long = "stop", value_name = "TEXT")]
+        stop: Vec<String>,
+        /// Retries of a request that failed before streaming (connection errors, 408, 409,
+        /// 429, 5xx, overloaded), with exponential backoff and `retry-after` honoured.
+        #[arg(long, value_name = "N", default_value = "2")]
+        retries: u32,
+        /// Seconds without a byte from the provider before the request fails (0: none).
+        #[arg(long, value_name = "SECS", default_value = "120")]
+        idle_timeout: u64,
+        /// Seconds a whole request may take, retries and streaming included (default: no
+        /// limit).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// auto, any (a tool must be called), none, or the name of the tool to call.
+        #[arg(long, value_name = "auto|any|none|NAME", value_parser = parse_tool_choice)]
+        tool_choice: Option<toolstream::ToolChoice>,
+        /// minimal, low, medium or high (not minimal on anthropic and bedrock).
+        #[arg(long, value_name = "LEVEL")]
+        reasoning_effort: Option<toolstream::ReasoningEffort>,
+        /// A reasoning token budget (anthropic, bedrock: thinking on, at least 1024 and
+        /// below --max-tokens; gemini: thinkingBudget).
+        #[arg(long, value_name = "N")]
+        thinking_budget: Option<u32>,
+        /// An extra HTTP header, `Name: value` (repeatable).
+        #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+        headers: Vec<(String, String)>,
+        /// Extra top-level body fields, as a JSON object: a field the request has is
+        /// replaced, the others are added (e.g. '{"service_tier":"auto"}').
+        #[arg(long, value_name = "JSON", value_parser = parse_body)]
+        body: Option<String>,
         /// The message.
         message: String,
     },
@@ -177,6 +219,34 @@ fn at_least_one(s: &str) -> Result<NonZeroUsize, String> {
         .parse()
         .map_err(|_| format!("`{s}` is not a whole number"))?;
     NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_owned())
+}
+
+/// `chat --tool-choice`: auto, any, none, or a tool's name.
+fn parse_tool_choice(s: &str) -> Result<toolstream::ToolChoice, String> {
+    use toolstream::ToolChoice;
+    Ok(match s {
+        "auto" => ToolChoice::Auto,
+        "any" => ToolChoice::Any,
+        "none" => ToolChoice::None,
+        "" => return Err("expected auto, any, none or a tool's name".to_owned()),
+        name => ToolChoice::Tool(name.to_owned()),
+    })
+}
+
+/// `chat --header`: `Name: value` (the value's surrounding spaces trimmed).
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not `Name: value`"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+/// `chat --body`: a JSON object.
+fn parse_body(s: &str) -> Result<String, String> {
+    toolstream::RequestOptions::new()
+        .extra_body_json(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| format!("not a JSON object: {e}"))
 }
 
 /// Why a command failed: bad input (exit 1), or output that could not be written.
@@ -491,8 +561,7 @@ fn main() -> ExitCode {
             script,
             cache_minimums,
             fault,
-        } => serve::serve(*addr, script.as_deref(), *cache_minimums, fault)
-            .map_err(Failure::Input),
+        } => serve::serve(*addr, script.as_deref(), *cache_minimums, fault).map_err(Failure::Input),
         Command::Proxy {
             upstream,
             cassette,
@@ -505,23 +574,71 @@ fn main() -> ExitCode {
             base_url,
             dispatch,
             cache,
+            max_tokens,
+            temperature,
+            top_p,
+            stop,
+            tool_choice,
+            reasoning_effort,
+            thinking_budget,
+            headers,
+            body,
+            retries,
+            idle_timeout,
+            timeout,
             message,
         } => {
+            let network = serve::Network {
+                base_url: base_url.clone(),
+                retries: toolstream::RetryPolicy::new(*retries),
+                idle_timeout: (*idle_timeout > 0).then(|| Duration::from_secs(*idle_timeout)),
+                timeout: timeout.map(Duration::from_secs),
+            };
+            let mut options = toolstream::RequestOptions::new().stop_sequences(stop);
+            if let Some(n) = max_tokens {
+                options = options.max_tokens(*n);
+            }
+            if let Some(t) = temperature {
+                options = options.temperature(*t);
+            }
+            if let Some(p) = top_p {
+                options = options.top_p(*p);
+            }
+            if let Some(c) = tool_choice {
+                options = options.tool_choice(c.clone());
+            }
+            if let Some(e) = reasoning_effort {
+                options = options.reasoning_effort(*e);
+            }
+            if let Some(n) = thinking_budget {
+                options = options.thinking_budget(*n);
+            }
+            for (name, value) in headers {
+                options = options.header(name, value);
+            }
+            if let Some(json) = body {
+                options = options
+                    .extra_body_json(json)
+                    .expect("checked by the argument parser");
+            }
+            // Options the provider does not take are bad usage (exit 2), said before any
+            // request is sent.
+            if let Err(e) = options.check(*provider) {
+                <Cli as clap::CommandFactory>::command()
+                    .error(clap::error::ErrorKind::ValueValidation, e)
+                    .exit();
+            }
             let model = model.clone().unwrap_or_else(|| {
                 match provider {
                     toolstream::Provider::Anthropic => "claude-sonnet-4-5",
                     toolstream::Provider::Gemini => "gemini-2.5-flash",
+                    toolstream::Provider::Bedrock => "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
                     _ => "gpt-4.1-mini",
                 }
                 .to_owned()
             });
             serve::chat(
-                *provider,
-                &model,
-                base_url.as_deref(),
-                message,
-                *dispatch,
-                *cache,
+                *provider, &model, message, *dispatch, *cache, options, network,
             )
             .map_err(Failure::Input)
         }

@@ -53,20 +53,34 @@ pub fn serve(
     })
 }
 
-/// `toolstream chat`: one message to a provider, with the demo's simulated tools; prints
-/// the model's text as it streams and each tool call.
+/// How `chat` talks to the network.
+pub struct Network {
+    /// Instead of the provider's own endpoint.
+    pub base_url: Option<String>,
+    pub retries: toolstream::RetryPolicy,
+    pub idle_timeout: Option<Duration>,
+    pub timeout: Option<Duration>,
+}
+
+/// `toolstream chat`: one message to a provider, with the demo's simulated tools and the
+/// request `options`; prints the model's text as it streams and each tool call.
 pub fn chat(
     provider: Provider,
     model: &str,
-    base_url: Option<&str>,
     message: &str,
     policy: DispatchPolicy,
     caching: PromptCaching,
+    options: toolstream::RequestOptions,
+    network: Network,
 ) -> Result<(), String> {
     let mut client = ModelClient::from_env(provider, model)
         .map_err(|e| e.to_string())?
-        .prompt_caching(caching);
-    if let Some(url) = base_url {
+        .prompt_caching(caching)
+        .options(options)
+        .retries(network.retries)
+        .idle_timeout(network.idle_timeout)
+        .timeout(network.timeout);
+    if let Some(url) = network.base_url {
         client = client.base_url(url);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

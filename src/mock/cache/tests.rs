@@ -189,7 +189,10 @@ fn with_minimums_short_prefixes_are_not_cached_and_openai_counts_by_128() {
     cache.serve(&short, true, now);
     assert_eq!(
         cache.serve(&short, true, now),
-        PromptUsage::uncached(short.tokens())
+        PromptUsage {
+            cache_points: true,
+            ..PromptUsage::uncached(short.tokens())
+        }
     );
     let mut body = conversation(1, true);
     body["system"][0]["text"] = json!("x".repeat(6000));

@@ -1,8 +1,12 @@
 //! `toolstream demo`: the mock provider server and a multi-turn conversation over real
 //! loopback HTTP in eager and batched mode, with a summary and a timeline chart.
+//!
+//! On a terminal the model's text streams and stays; only the live argument preview is
+//! redrawn in place, cut to the terminal's width ([`terminal`]). Piped, every line is
+//! whole and nothing is redrawn. The chart is drawn by [`svg`].
 
-use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Stdout;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -14,6 +18,11 @@ use toolstream::{
     ArgumentPreview, Block, Conversation, ConversationConfig, Delta, DispatchPolicy, ModelClient,
     Provider, StreamEvent, ToolRegistry, TurnEvent, TurnRecord, Usage,
 };
+
+mod svg;
+mod terminal;
+
+use terminal::{Mode, Screen};
 
 pub const QUESTION: &str =
     "What's the weather in Paris and Tokyo right now, and do I need an umbrella in Tokyo tonight?";
@@ -88,57 +97,109 @@ pub fn demo_tools() -> ToolRegistry {
         )
 }
 
-/// One bar of the timeline.
+/// When one call's events arrived, in ms from the start of its mode's conversation.
 #[derive(Debug, Clone)]
-struct Bar {
-    /// Sort key: turn, then the model stream before the calls in request order.
-    key: (u64, usize),
-    lane: String,
-    start: f64,
-    end: f64,
-    tool: bool,
+struct CallTimes {
+    name: String,
+    /// Its provider marked it complete: its arguments are final.
+    complete: f64,
+    /// It got a concurrency slot.
+    started: Option<f64>,
+    /// Its tool finished.
+    finished: Option<f64>,
+    /// Its result was released, in request order.
+    released: Option<f64>,
 }
 
+/// When one turn's events arrived, in ms from the start of its mode's conversation.
+#[derive(Debug, Clone)]
+struct TurnTimes {
+    turn: u64,
+    /// The model stream's first event.
+    stream_start: f64,
+    /// Its end (`MessageStop`): where a tool-use message commits.
+    stream_end: Option<f64>,
+    /// The calls, by position in the message.
+    calls: BTreeMap<usize, CallTimes>,
+}
+
+impl TurnTimes {
+    /// When the last of the turn's results was released.
+    fn released(&self) -> Option<f64> {
+        self.calls
+            .values()
+            .filter_map(|c| c.released)
+            .reduce(f64::max)
+    }
+}
+
+/// One mode's conversation: its records, when things happened, its history.
 struct ModeRun {
     policy: DispatchPolicy,
     records: Vec<TurnRecord>,
-    bars: Vec<Bar>,
+    turns: Vec<TurnTimes>,
     /// The conversation's history as sent, for the byte-stability comparison.
     history: Vec<String>,
 }
 
-/// What the event callback tracks.
+impl ModeRun {
+    /// When `turn` committed: the end of its message, if the turn committed (the turn
+    /// stream decides at the message's end; `Result`s follow only after).
+    fn commit(&self, turn: &TurnTimes) -> Option<f64> {
+        let committed = self
+            .records
+            .iter()
+            .any(|r| r.outcome.turn.0 == turn.turn && r.outcome.committed);
+        turn.stream_end.filter(|_| committed)
+    }
+}
+
+/// What the event callback tracks and writes.
 struct Live {
     start: Instant,
-    turn: u64,
-    stream_start: f64,
-    previews: HashMap<usize, (String, ArgumentPreview)>,
-    started: HashMap<(u64, usize), f64>,
-    bars: Vec<Bar>,
-    lines: Vec<String>,
-    tty: bool,
+    screen: Screen<Stdout>,
+    turns: Vec<TurnTimes>,
+    /// The current message's text, whole.
     text: String,
+    /// Argument previews of the current message's tool calls, by block index.
+    previews: HashMap<usize, (String, ArgumentPreview)>,
 }
 
 impl Live {
+    fn new(mode: Mode) -> Self {
+        Live {
+            start: Instant::now(),
+            screen: Screen::new(std::io::stdout(), mode, terminal::columns),
+            turns: Vec::new(),
+            text: String::new(),
+            previews: HashMap::new(),
+        }
+    }
+
     fn ms(&self) -> f64 {
         self.start.elapsed().as_secs_f64() * 1000.0
     }
 
-    fn say(&mut self, line: String) {
-        if self.tty {
-            println!("\r\x1b[2K{line}");
-        } else {
-            self.lines.push(line);
-        }
+    fn call(&mut self, turn: u64, index: usize) -> Option<&mut CallTimes> {
+        self.turns
+            .iter_mut()
+            .rev()
+            .find(|t| t.turn == turn)?
+            .calls
+            .get_mut(&index)
     }
 
     fn on_event(&mut self, e: &TurnEvent) {
         let t = self.ms();
+        let turn = self.turns.last().map_or(0, |x| x.turn);
         match e {
             TurnEvent::Model(StreamEvent::MessageStart { .. }) => {
-                self.turn += 1;
-                self.stream_start = t;
+                self.turns.push(TurnTimes {
+                    turn: turn + 1,
+                    stream_start: t,
+                    stream_end: None,
+                    calls: BTreeMap::new(),
+                });
                 self.text.clear();
                 self.previews.clear();
             }
@@ -151,52 +212,63 @@ impl Live {
             }
             TurnEvent::Model(StreamEvent::BlockDelta { index, delta }) => match delta {
                 Delta::Text(s) => {
-                    self.text.push_str(s);
-                    if self.tty {
-                        print!("{s}");
-                        let _ = std::io::stdout().flush();
+                    if self.text.is_empty() && !s.is_empty() {
+                        self.screen
+                            .text(&format!("[{t:6.0} ms] turn {turn} model: "));
                     }
+                    self.text.push_str(s);
+                    self.screen.text(s);
                 }
                 Delta::ToolInput(s) => {
                     if let Some((name, p)) = self.previews.get_mut(index) {
                         p.push(s);
-                        if self.tty {
+                        if let Mode::Redraw { .. } = self.screen.mode() {
                             let shown = p.value().map(|v| v.to_string()).unwrap_or_default();
-                            print!("\r\x1b[2K    \x1b[2m{name} {shown}\x1b[0m");
-                            let _ = std::io::stdout().flush();
+                            self.screen.status(&format!("    {name} {shown}"));
                         }
                     }
                 }
                 _ => {}
             },
             TurnEvent::Model(StreamEvent::MessageStop) => {
-                let turn = self.turn;
-                self.bars.push(Bar {
-                    key: (turn, 0),
-                    lane: format!("turn {turn} model stream"),
-                    start: self.stream_start,
-                    end: t,
-                    tool: false,
-                });
-                if !self.tty {
-                    let text = self.text.clone();
-                    self.say(format!("[{t:6.0} ms] turn {turn} model said: {text}"));
+                if let Some(x) = self.turns.last_mut() {
+                    x.stream_end = Some(t);
+                }
+                self.screen.clear_status();
+                if self.screen.mode().streams_text() {
+                    self.screen.end_text();
                 } else {
-                    println!();
+                    let line = format!("[{t:6.0} ms] turn {turn} model said: {}", self.text);
+                    self.screen.line(&line);
                 }
             }
             TurnEvent::ToolCall { turn, call } => {
-                let line = format!(
+                if let Some(x) = self.turns.iter_mut().rev().find(|x| x.turn == turn.0) {
+                    x.calls.insert(
+                        call.index,
+                        CallTimes {
+                            name: call.name.to_string(),
+                            complete: t,
+                            started: None,
+                            finished: None,
+                            released: None,
+                        },
+                    );
+                }
+                // The preview of this call is done: its complete arguments follow.
+                self.screen.clear_status();
+                self.screen.line(&format!(
                     "[{t:6.0} ms] turn {turn} call {} {} {} complete",
                     call.index, call.name, call.arguments
-                );
-                self.say(line);
+                ));
             }
             TurnEvent::Started {
                 turn, index, name, ..
             } => {
-                self.started.insert((turn.0, *index), t);
-                self.say(format!(
+                if let Some(c) = self.call(turn.0, *index) {
+                    c.started = Some(t);
+                }
+                self.screen.line(&format!(
                     "[{t:6.0} ms] turn {turn} call {index} {name} started"
                 ));
             }
@@ -207,33 +279,31 @@ impl Live {
                 ok,
                 ..
             } => {
-                let start = self.started.get(&(turn.0, *index)).copied().unwrap_or(t);
-                self.bars.push(Bar {
-                    key: (turn.0, index + 1),
-                    lane: format!("turn {turn} call {index} {name}"),
-                    start,
-                    end: t,
-                    tool: true,
-                });
+                let start = match self.call(turn.0, *index) {
+                    Some(c) => {
+                        c.finished = Some(t);
+                        c.started.unwrap_or(t)
+                    }
+                    None => t,
+                };
                 let status = if *ok { "ok" } else { "error" };
                 let bar = "█".repeat(((t - start) / 60.0).round().max(1.0) as usize);
-                self.say(format!(
+                self.screen.line(&format!(
                     "[{t:6.0} ms] turn {turn} call {index} {name} finished {status} {bar} {:.0} ms",
                     t - start
                 ));
             }
-            TurnEvent::Result(r) if r.index == 0 => {
-                self.say(format!(
-                    "[{t:6.0} ms] turn {} results, in request order:",
-                    r.turn
-                ));
-                self.say(format!(
-                    "             {} {}: {}",
-                    r.index, r.name, r.content
-                ));
-            }
             TurnEvent::Result(r) => {
-                self.say(format!(
+                if let Some(c) = self.call(r.turn.0, r.index) {
+                    c.released = Some(t);
+                }
+                if r.index == 0 {
+                    self.screen.line(&format!(
+                        "[{t:6.0} ms] turn {} results, in request order:",
+                        r.turn
+                    ));
+                }
+                self.screen.line(&format!(
                     "             {} {}: {}",
                     r.index, r.name, r.content
                 ));
@@ -246,7 +316,7 @@ impl Live {
 async fn run_mode(
     server: &MockServer,
     policy: DispatchPolicy,
-    tty: bool,
+    mode: Mode,
 ) -> Result<ModeRun, String> {
     let client = ModelClient::new(Provider::Anthropic, "mock-1", "demo-key")
         .map_err(|e| e.to_string())?
@@ -258,30 +328,18 @@ async fn run_mode(
         ..ConversationConfig::default()
     };
     let mut conversation = Conversation::new(client, demo_tools(), config);
-    let live = Arc::new(Mutex::new(Live {
-        start: Instant::now(),
-        turn: 0,
-        stream_start: 0.0,
-        previews: HashMap::new(),
-        started: HashMap::new(),
-        bars: Vec::new(),
-        lines: Vec::new(),
-        tty,
-        text: String::new(),
-    }));
+    let live = Arc::new(Mutex::new(Live::new(mode)));
     let l = live.clone();
-    let records = conversation
+    let sent = conversation
         .send(QUESTION, move |e| {
-            let mut live = l.lock().unwrap_or_else(|p| p.into_inner());
-            live.on_event(e);
-            for line in std::mem::take(&mut live.lines) {
-                println!("{line}");
-            }
+            l.lock().unwrap_or_else(|p| p.into_inner()).on_event(e);
         })
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut bars = std::mem::take(&mut live.lock().unwrap_or_else(|p| p.into_inner()).bars);
-    bars.sort_by_key(|b| b.key);
+        .await;
+    let mut live = live.lock().unwrap_or_else(|p| p.into_inner());
+    // Whatever happened, leave the cursor at the start of an empty row.
+    live.screen.clear_status();
+    live.screen.end_text();
+    let records = sent.map_err(|e| e.to_string())?;
     let history = conversation
         .history()
         .iter()
@@ -290,18 +348,79 @@ async fn run_mode(
     Ok(ModeRun {
         policy,
         records,
-        bars,
+        turns: std::mem::take(&mut live.turns),
         history,
     })
 }
 
-fn latency(r: &TurnRecord) -> f64 {
-    (r.ended - r.started).as_secs_f64() * 1000.0
+/// Whole milliseconds.
+fn whole_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn latency(r: &TurnRecord) -> i64 {
+    whole_ms(r.ended.saturating_sub(r.started))
+}
+
+/// The conversation's duration: until its last turn's outcome.
+fn total(run: &ModeRun) -> i64 {
+    run.records.last().map_or(0, |r| whole_ms(r.ended))
+}
+
+/// What eager dispatch saved over batched, in whole milliseconds.
+struct Savings {
+    eager: i64,
+    batched: i64,
+    /// Per turn that ran tools: batched latency − eager latency.
+    turns: Vec<(u64, i64)>,
+}
+
+impl Savings {
+    /// From an eager and a batched run, when both are there.
+    fn of(runs: &[ModeRun]) -> Option<Savings> {
+        let run = |p| runs.iter().find(|r| r.policy == p);
+        let (eager, batched) = (run(DispatchPolicy::Eager)?, run(DispatchPolicy::Batched)?);
+        let turns = eager
+            .records
+            .iter()
+            .zip(&batched.records)
+            .filter(|(e, _)| !e.outcome.message.tool_calls.is_empty())
+            .map(|(e, b)| (e.outcome.turn.0, latency(b) - latency(e)))
+            .collect();
+        Some(Savings {
+            eager: total(eager),
+            batched: total(batched),
+            turns,
+        })
+    }
+
+    fn total(&self) -> i64 {
+        self.batched - self.eager
+    }
+
+    /// `time eager saved: 432 ms = batched 3279 ms − eager 2847 ms (turn 1: 241 ms, …)`.
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "time eager saved: {} ms = batched {} ms − eager {} ms",
+            self.total(),
+            self.batched,
+            self.eager
+        );
+        if !self.turns.is_empty() {
+            let turns: Vec<String> = self
+                .turns
+                .iter()
+                .map(|(t, ms)| format!("turn {t}: {ms} ms"))
+                .collect();
+            s.push_str(&format!(" ({})", turns.join(", ")));
+        }
+        s
+    }
 }
 
 /// Runs the demo. Returns an error line on failure.
-pub fn demo(svg: Option<&Path>) -> Result<(), String> {
-    let tty = std::io::stdout().is_terminal();
+pub fn demo(svg_path: Option<&Path>) -> Result<(), String> {
+    let mode = Mode::detect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -320,12 +439,13 @@ pub fn demo(svg: Option<&Path>) -> Result<(), String> {
         for policy in [DispatchPolicy::Eager, DispatchPolicy::Batched] {
             println!();
             println!("== {policy} dispatch ==");
-            runs.push(run_mode(&server, policy, tty).await?);
+            runs.push(run_mode(&server, policy, mode).await?);
         }
         let stats = server.stats();
-        summary(&runs, &stats);
-        if let Some(path) = svg {
-            std::fs::write(path, timeline_svg(&runs))
+        let savings = Savings::of(&runs);
+        summary(&runs, savings.as_ref(), &stats);
+        if let Some(path) = svg_path {
+            std::fs::write(path, svg::timeline(&runs, savings.as_ref()))
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             println!("timeline written to {}", path.display());
         }
@@ -334,39 +454,32 @@ pub fn demo(svg: Option<&Path>) -> Result<(), String> {
     })
 }
 
-fn summary(runs: &[ModeRun], stats: &MockStats) {
+fn summary(runs: &[ModeRun], savings: Option<&Savings>, stats: &MockStats) {
     println!();
     println!("== summary ==");
     println!("{:<22}{:>12}{:>12}", "", "eager", "batched");
     let turns = runs[0].records.len().min(runs[1].records.len());
     for t in 0..turns {
         println!(
-            "{:<22}{:>9.0} ms{:>9.0} ms",
+            "{:<22}{:>9} ms{:>9} ms",
             format!("turn {} latency", t + 1),
             latency(&runs[0].records[t]),
             latency(&runs[1].records[t])
         );
     }
-    let total = |r: &ModeRun| {
-        r.records
-            .last()
-            .map_or(0.0, |x| x.ended.as_secs_f64() * 1000.0)
-    };
     println!(
-        "{:<22}{:>9.0} ms{:>9.0} ms",
+        "{:<22}{:>9} ms{:>9} ms",
         "conversation",
         total(&runs[0]),
         total(&runs[1])
     );
-    let saved: f64 = (0..turns)
-        .map(|t| latency(&runs[1].records[t]) - latency(&runs[0].records[t]))
-        .sum();
-    if saved > 0.0 {
-        println!(
-            "eager finished its tool turns {saved:.0} ms sooner in total: tools ran while the model was still streaming"
-        );
-    } else {
-        println!("eager was not faster this time ({saved:.0} ms)");
+    if let Some(s) = savings {
+        let why = if s.total() > 0 {
+            "tools ran while the model was still streaming"
+        } else {
+            "eager was not faster this time"
+        };
+        println!("{}: {why}", s.describe());
     }
     // SPEC §9: "the demo and `chat` print the share of prompt tokens that were read from
     // cache", from the usage each response reported.
@@ -430,64 +543,4 @@ pub fn usage_line(u: &Usage) -> String {
         line.push_str(&format!(" ({r} reasoning)"));
     }
     line
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A timeline chart: per mode, one lane per model stream and per tool call.
-fn timeline_svg(runs: &[ModeRun]) -> String {
-    let max_ms = runs
-        .iter()
-        .flat_map(|r| r.bars.iter().map(|b| b.end))
-        .fold(1.0_f64, f64::max);
-    let (left, width, row) = (260.0, 900.0, 22.0);
-    let x = |ms: f64| left + ms / max_ms * width;
-    let mut body = String::new();
-    let mut y = 40.0;
-    for run in runs {
-        body.push_str(&format!(
-            "<text x=\"10\" y=\"{y}\" font-size=\"16\" font-weight=\"bold\">{} dispatch</text>\n",
-            run.policy
-        ));
-        y += 12.0;
-        for bar in &run.bars {
-            y += row;
-            let color = if bar.tool { "#e07b39" } else { "#3a78c2" };
-            body.push_str(&format!(
-                "<text x=\"10\" y=\"{:.1}\" font-size=\"12\">{}</text>\n<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\" rx=\"3\" fill=\"{color}\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#444\">{:.0}–{:.0} ms</text>\n",
-                y + 11.0,
-                escape(&bar.lane),
-                x(bar.start),
-                y,
-                (x(bar.end) - x(bar.start)).max(2.0),
-                x(bar.end) + 4.0,
-                y + 11.0,
-                bar.start,
-                bar.end,
-            ));
-        }
-        y += 30.0;
-    }
-    // Time axis.
-    let mut axis = String::new();
-    let step = if max_ms > 4000.0 { 1000.0 } else { 500.0 };
-    let mut t = 0.0;
-    while t <= max_ms {
-        axis.push_str(&format!(
-            "<line x1=\"{0:.1}\" y1=\"30\" x2=\"{0:.1}\" y2=\"{1:.1}\" stroke=\"#ddd\"/>\n<text x=\"{0:.1}\" y=\"{2:.1}\" font-size=\"11\" text-anchor=\"middle\">{t:.0} ms</text>\n",
-            x(t),
-            y,
-            y + 14.0
-        ));
-        t += step;
-    }
-    let height = y + 30.0;
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\">toolstream demo: model streams (blue) and tool calls (orange), eager vs batched</text>\n{axis}{body}</svg>\n",
-        left + width + 120.0
-    )
 }

@@ -49,7 +49,11 @@ impl Mode {
     /// The mode for a standard output that `is_terminal` or not, under `TERM` and
     /// `NO_COLOR` (no-color.org: "when present and not an empty string, prevents the
     /// addition of ANSI color").
-    pub(super) fn from_env(is_terminal: bool, term: Option<&OsStr>, no_color: Option<&OsStr>) -> Mode {
+    pub(super) fn from_env(
+        is_terminal: bool,
+        term: Option<&OsStr>,
+        no_color: Option<&OsStr>,
+    ) -> Mode {
         if !is_terminal {
             return Mode::Lines;
         }
@@ -390,9 +394,9 @@ mod tests {
         assert_eq!(
             written(s),
             "I'll check the weather.\n\
-             \r\x1b[2K    get_weather {\"c…\
+             \r\x1b[2K    get_weather {\"…\
              \r\x1b[2Kcall 0 complete\n\
-             \r\x1b[2K    get_weather {\"c…\
+             \r\x1b[2K    get_weather {\"…\
              \r\x1b[2K    get_time {}\
              \r\x1b[2K"
         );
@@ -435,6 +439,9 @@ mod tests {
         let mut s = screen(Mode::Redraw { color: true });
         s.text("a\rb\x1b[2Kc\n");
         s.status("x\ny");
-        assert_eq!(written(s), "a\u{fffd}b\u{fffd}[2Kc\n\r\x1b[2K\x1b[2mx\u{fffd}y\x1b[0m");
+        assert_eq!(
+            written(s),
+            "a\u{fffd}b\u{fffd}[2Kc\n\r\x1b[2K\x1b[2mx\u{fffd}y\x1b[0m"
+        );
     }
 }
