@@ -195,6 +195,22 @@ pub(super) fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
         prev_assistant = assistant;
     }
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    // The ids (Gemini: names) of the `result` blocks in the last message's `list`, when
+    // it is the user's.
+    let answered_in = |list: &str, result: &str, id: &str| -> Vec<String> {
+        messages
+            .last()
+            .filter(|m| m["role"] == "user")
+            .and_then(|m| m[list].as_array())
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter_map(|b| b.get(result))
+                    .map(|r| text(&r[id]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let results = match provider {
         Provider::Anthropic => messages
             .last()
@@ -218,30 +234,8 @@ pub(super) fn analyze(provider: Provider, messages: &[Value]) -> Analysis {
             |m| m["type"] == "function_call_output",
             |m| text(&m["call_id"]),
         ),
-        Provider::Bedrock => messages
-            .last()
-            .filter(|m| m["role"] == "user")
-            .and_then(|m| m["content"].as_array())
-            .map(|blocks| {
-                blocks
-                    .iter()
-                    .filter_map(|b| b.get("toolResult"))
-                    .map(|r| text(&r["toolUseId"]))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Provider::Gemini => messages
-            .last()
-            .filter(|m| m["role"] == "user")
-            .and_then(|m| m["parts"].as_array())
-            .map(|parts| {
-                parts
-                    .iter()
-                    .filter_map(|p| p.get("functionResponse"))
-                    .map(|f| text(&f["name"]))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        Provider::Bedrock => answered_in("content", "toolResult", "toolUseId"),
+        Provider::Gemini => answered_in("parts", "functionResponse", "name"),
     };
     Analysis {
         turns,
