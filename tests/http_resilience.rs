@@ -340,3 +340,35 @@ async fn base_urls_may_carry_the_api_version() {
     }
     assert_eq!(server.stats().rejected, 0);
 }
+
+/// A 400 (a history whose tool call has no answer) is the request's fault: one attempt.
+#[tokio::test]
+async fn a_400_is_never_retried() {
+    let server = server(&[]).await;
+    let client = client(&server, Provider::Anthropic);
+    let unanswered: Box<serde_json::value::RawValue> = serde_json::from_str(
+        r#"{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_time","input":{}}]}"#,
+    )
+    .unwrap();
+    let history = [
+        client.user_message("hi"),
+        unanswered,
+        client.user_message("and?"),
+    ];
+    let err = match client.stream(&history, &[]).await {
+        Err(e) => e,
+        Ok(_) => panic!("the server accepted an unanswered call"),
+    };
+    assert!(
+        matches!(
+            err,
+            ClientError::Http {
+                status: 400,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(server.stats().rejected, 1);
+}
