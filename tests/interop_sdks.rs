@@ -45,6 +45,10 @@ struct Sdk {
     provider: &'static str,
     /// Appended to the proxy's URL to make the base URL the SDK is given.
     base_suffix: &'static str,
+    /// The loop's arguments after the base URL.
+    args: &'static [&'static str],
+    /// Variables set for the loop once the environment is cleaned (`loop_command`).
+    env: &'static [(&'static str, &'static str)],
 }
 
 enum Runner {
@@ -61,6 +65,8 @@ fn anthropic_python() {
         runner: Runner::Python("anthropic_messages.py"),
         provider: "anthropic",
         base_suffix: "",
+        args: &[],
+        env: &[],
     });
 }
 
@@ -71,6 +77,8 @@ fn openai_python_chat_completions() {
         runner: Runner::Python("openai_chat.py"),
         provider: "openai-chat",
         base_suffix: "/v1",
+        args: &[],
+        env: &[],
     });
 }
 
@@ -81,6 +89,8 @@ fn openai_python_responses() {
         runner: Runner::Python("openai_responses.py"),
         provider: "openai-responses",
         base_suffix: "/v1",
+        args: &[],
+        env: &[],
     });
 }
 
@@ -91,6 +101,8 @@ fn google_genai_python() {
         runner: Runner::Python("google_genai_chat.py"),
         provider: "gemini",
         base_suffix: "",
+        args: &[],
+        env: &[],
     });
 }
 
@@ -101,6 +113,8 @@ fn vercel_ai_openai_responses() {
         runner: Runner::Vercel("openai-responses"),
         provider: "openai-responses",
         base_suffix: "",
+        args: &[],
+        env: &[],
     });
 }
 
@@ -111,6 +125,8 @@ fn vercel_ai_openai_chat() {
         runner: Runner::Vercel("openai-chat"),
         provider: "openai-chat",
         base_suffix: "",
+        args: &[],
+        env: &[],
     });
 }
 
@@ -121,6 +137,8 @@ fn vercel_ai_anthropic() {
         runner: Runner::Vercel("anthropic"),
         provider: "anthropic",
         base_suffix: "",
+        args: &[],
+        env: &[],
     });
 }
 
@@ -131,6 +149,29 @@ fn vercel_ai_google() {
         runner: Runner::Vercel("gemini"),
         provider: "gemini",
         base_suffix: "",
+        args: &[],
+        env: &[],
+    });
+}
+
+#[test]
+fn bedrock_boto3_python() {
+    check(Sdk {
+        name: "bedrock_boto3_python",
+        runner: Runner::Python("bedrock_boto3.py"),
+        provider: "bedrock",
+        base_suffix: "",
+        // ConverseStream only: one request per turn.
+        args: &["stream"],
+        // SigV4 with dummy credentials (botocore sends no bearer token over http); no
+        // shared config or credentials file of the developer's.
+        env: &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "interop-secret"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ],
     });
 }
 
@@ -348,6 +389,7 @@ fn loop_command(sdk: &Sdk, env: &Env, base: &str) -> Command {
             cmd.args(["-W", "error"])
                 .arg(interop_src().join(script))
                 .arg(base)
+                .args(sdk.args)
                 .env("PYTHONDONTWRITEBYTECODE", "1")
                 .env_remove("PYTHONWARNINGS")
                 .current_dir(interop_src());
@@ -365,13 +407,15 @@ fn loop_command(sdk: &Sdk, env: &Env, base: &str) -> Command {
             let mut cmd = Command::new(&env.node);
             cmd.arg(&script)
                 .args([provider, base])
+                .args(sdk.args)
                 .env_remove("NODE_OPTIONS")
                 .current_dir(node_dir);
             cmd
         }
     };
     // The SDKs read keys, base URLs and proxies from the environment: none of the
-    // developer's may steer them (the keys and base URLs are passed explicitly).
+    // developer's may steer them (the keys and base URLs are passed explicitly, or in
+    // `sdk.env`).
     for (name, _) in std::env::vars_os() {
         let upper = name.to_string_lossy().to_ascii_uppercase();
         let steering = [
@@ -390,7 +434,8 @@ fn loop_command(sdk: &Sdk, env: &Env, base: &str) -> Command {
         }
     }
     cmd.env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost");
+        .env("no_proxy", "127.0.0.1,localhost")
+        .envs(sdk.env.iter().copied());
     cmd
 }
 
