@@ -9,6 +9,7 @@
 //! Against a real provider, build the client with `ModelClient::from_env(provider, model)`
 //! instead (it reads ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY).
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toolstream::mock::{MockServer, Script};
 use toolstream::{
@@ -16,9 +17,37 @@ use toolstream::{
     TurnEvent,
 };
 
-#[derive(Deserialize)]
-struct City {
+// Each tool's arguments are a type: serde reads them, and its JSON Schema (doc comments as
+// the descriptions) is what the model is shown.
+
+#[derive(Deserialize, JsonSchema)]
+struct Weather {
+    /// The city, in English.
     city: String,
+    /// `celsius` (the default) or `fahrenheit`.
+    unit: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Time {
+    /// An IANA timezone, such as `Asia/Tokyo`.
+    timezone: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Search {
+    /// What to look for.
+    query: String,
+    /// At most this many results.
+    limit: Option<u32>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Forecast {
+    /// The city, in English.
+    city: String,
+    /// How many days ahead.
+    days: u32,
 }
 
 #[tokio::main]
@@ -27,14 +56,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client =
         ModelClient::new(Provider::OpenAiChat, "mock-1", "unused")?.base_url(server.base_url());
     let tools = ToolRegistry::new()
-        .with_fn("get_weather", |a: City| async move {
-            Ok::<_, String>(format!("{}: 20°C", a.city))
+        .tool(
+            "get_weather",
+            "Current weather for a city",
+            |a: Weather| async move {
+                let unit = a.unit.as_deref().unwrap_or("celsius");
+                Ok::<_, String>(format!("{}: 20 degrees {unit}", a.city))
+            },
+        )
+        .tool(
+            "get_time",
+            "Local time in a timezone",
+            |a: Time| async move { Ok::<_, String>(format!("12:00 in {}", a.timezone)) },
+        )
+        .tool("search", "Web search", |a: Search| async move {
+            let n = a.limit.unwrap_or(5);
+            Ok::<_, String>(format!("{n} results for {}: bring an umbrella", a.query))
         })
-        .with_raw_fn("get_time", |_| Box::pin(async { Ok("12:00".into()) }))
-        .with_raw_fn("search", |_| {
-            Box::pin(async { Ok("bring an umbrella".into()) })
-        })
-        .with_raw_fn("get_forecast", |_| Box::pin(async { Ok("rain".into()) }));
+        .tool(
+            "get_forecast",
+            "Forecast for the coming days",
+            |a: Forecast| async move {
+                Ok::<_, String>(format!("{}, next {} days: rain", a.city, a.days))
+            },
+        );
     let config = ConversationConfig {
         policy: DispatchPolicy::Eager,
         ..ConversationConfig::default()

@@ -4,6 +4,10 @@
 //!
 //! A corpus is a list of complete response bodies (one model message each), so that every
 //! message can be decoded and assembled as in production.
+//!
+//! Not API: the input of the benchmarks, the fast-path tests and `toolstream bench`,
+//! hidden from the docs. It writes the wire bytes with the mock's encoders, so it comes
+//! with the `mock` feature.
 
 use serde_json::value::RawValue;
 

@@ -48,12 +48,30 @@
 //! assert_eq!(message.tool_calls[0].input.as_ref().unwrap()["q"], "rust");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Cargo features
+//!
+//! The core (framing, provider decoders, assembler, executor, turn stream, next-request
+//! messages) needs none of them; all are on by default. With `default-features = false`
+//! the crate builds without an HTTP client, a server or a command line (no reqwest, hyper,
+//! rustls, axum or clap).
+//!
+//! | feature | adds | pulls in |
+//! |---|---|---|
+//! | `client` | `ModelClient` (`client`), `Conversation` (`conversation`) | reqwest (rustls), aws-sigv4 |
+//! | `mock` | `MockServer` (`mock`): scripted provider answers on loopback | axum |
+//! | `proxy` | `Proxy` (`proxy`): records and replays provider traffic | axum, reqwest, sha2 |
+//! | `cli` | the `toolstream` binary; enables the three above | clap, terminal_size |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod assemble;
+#[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
 pub mod conversation;
+#[cfg(feature = "mock")]
+#[doc(hidden)]
 pub mod corpus;
 pub mod decode;
 pub mod dispatch;
@@ -61,12 +79,20 @@ pub mod error;
 pub mod event;
 pub mod eventstream;
 pub mod execute;
+#[cfg(feature = "mock")]
 pub mod mock;
 pub mod preview;
 pub mod provider;
+#[cfg(feature = "proxy")]
 pub mod proxy;
+// The command line's JSON shapes: here, not in the binary, so that its matches over the
+// `#[non_exhaustive]` event enums stay exhaustive.
+#[doc(hidden)]
 pub mod report;
+// Without the client, the request body parts only it assembles go unused.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub mod request;
+#[cfg(any(feature = "mock", feature = "proxy"))]
 mod served;
 pub mod sse;
 pub mod stream;
@@ -74,14 +100,19 @@ pub mod tool;
 pub mod turn;
 
 pub use assemble::{
-    parse_arguments, parse_arguments_with_depth, ArgumentsError, AssembleError, AssembleLimits,
-    AssembledMessage, Assembler, ContentBlock, ToolCall,
+    parse_arguments, ArgumentsError, AssembleError, AssembleLimits, AssembledMessage, Assembler,
+    ContentBlock, ToolCall,
 };
+#[cfg(feature = "client")]
 pub use client::{
     ClientError, ModelClient, OptionsError, ReasoningEffort, RequestOptions, RetryPolicy, Timeout,
     ToolChoice,
 };
-pub use conversation::{Conversation, ConversationConfig, ConversationError, TurnRecord};
+#[cfg(feature = "client")]
+pub use conversation::{
+    Conversation, ConversationConfig, ConversationError, ConversationEvent, ConversationState,
+    ConversationStream, TurnRecord, UserMessage,
+};
 pub use decode::{FramingLimits, StreamDecoder};
 pub use dispatch::DispatchPolicy;
 pub use error::DecodeError;
@@ -89,20 +120,25 @@ pub use event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, 
 pub use eventstream::{EventStreamDecoder, EventStreamError, EventStreamLimits};
 pub use execute::{Orphan, OrphanBuffer, ToolErrorKind, ToolResult, TurnId};
 pub use preview::ArgumentPreview;
-pub use provider::{
-    OpenAiChatDecoder, OpenAiChatOptions, Provider, ProviderChoice, ProviderDecoder,
-    UnknownProviderName,
-};
+pub use provider::{OpenAiChatOptions, Provider, ProviderChoice};
 pub use request::PromptCaching;
-pub use sse::{SseDecoder, SseError, SseEvent, SseEventRef, SseLimits};
-pub use stream::{
-    ByteStreamExt, DecodeFrom, Decoded, EventsourceEvents, EventsourceExt, PushDecoder, StreamError,
-};
+pub use sse::{SseDecoder, SseError, SseEvent, SseLimits};
+pub use stream::{ByteStreamExt, EventsourceExt, StreamError};
 pub use tool::{
-    ContentPart, IntoToolContent, RegisteredTool, Tool, ToolContent, ToolFuture, ToolOptions,
-    ToolOutput, ToolRegistry,
+    arguments_schema, ContentPart, IntoToolContent, RegisteredTool, Tool, ToolContent,
+    ToolDefinition, ToolFuture, ToolOptions, ToolOutput, ToolRegistry,
 };
-pub use turn::{TurnConfig, TurnEvent, TurnOutcome, TurnStream};
+pub use turn::{TurnConfig, TurnEnding, TurnEvent, TurnOutcome, TurnStream};
+
+// Plumbing: documented at their module paths, kept at the root for existing code.
+#[doc(hidden)]
+pub use assemble::parse_arguments_with_depth;
+#[doc(hidden)]
+pub use provider::{OpenAiChatDecoder, ProviderDecoder, UnknownProviderName};
+#[doc(hidden)]
+pub use sse::SseEventRef;
+#[doc(hidden)]
+pub use stream::{DecodeFrom, Decoded, EventsourceEvents, PushDecoder};
 
 #[cfg(test)]
 mod auto_traits {
@@ -119,7 +155,7 @@ mod auto_traits {
     }
 }
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they use the edges).
+#[cfg(all(doctest, feature = "client", feature = "mock", feature = "proxy"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

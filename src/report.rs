@@ -1,5 +1,8 @@
 //! The JSON shapes of the command line (SPEC §7): one SSE event, one unified event, one
 //! assembled turn. Keys come out in the documented order.
+//!
+//! Not API: the binary's output and tests/turn_fixtures.rs's expected objects, hidden from
+//! the docs.
 
 use serde::Serialize;
 use serde_json::value::RawValue;

@@ -36,7 +36,7 @@ use machine::{Machine, Phase, Slot};
 
 use crate::assemble::{AssembleLimits, AssembledMessage, Assembler, ToolCall};
 use crate::dispatch::DispatchPolicy;
-use crate::event::{StreamEvent, Usage};
+use crate::event::{Delta, StopKind, StreamEvent, Usage};
 use crate::execute::{Executor, Orphan, OrphanBuffer, TaskEvent, ToolResult, TurnId};
 use crate::provider::Provider;
 use crate::tool::ToolRegistry;
@@ -99,8 +99,10 @@ impl TurnConfig {
         self
     }
 
-    /// The timeout of every tool without one of its own (default: none). Hard: at the
-    /// deadline the tool's future is dropped and its slot gets a timeout error.
+    /// The timeout of every tool without one of its own (default: none for a bare turn;
+    /// a `Conversation` sets `conversation::DEFAULT_TOOL_TIMEOUT`, 5 minutes, unless its
+    /// config says otherwise). Hard: at the deadline the tool's future is dropped and its
+    /// slot gets a timeout error.
     pub fn tool_timeout(mut self, timeout: Duration) -> Self {
         self.tool_timeout = Some(timeout);
         self
@@ -147,7 +149,8 @@ pub struct TurnOutcome {
     /// Whether the turn committed: the message ended with `tool_use` and every call has
     /// its result.
     pub committed: bool,
-    /// Why it did not commit.
+    /// Why it did not commit (a final answer says it ended without `tool_use`; see
+    /// [`ending`](TurnOutcome::ending) for how the turn ended).
     pub abandoned_because: Option<String>,
     /// The assembled model message.
     pub message: AssembledMessage,
@@ -166,6 +169,64 @@ impl TurnOutcome {
     /// The turn's token counts (SPEC §4, normalized): cache reads and writes, reasoning.
     pub fn usage(&self) -> crate::event::Usage {
         self.message.usage
+    }
+
+    /// How the turn ended, plainly: with an answer, with committed tool results, paused,
+    /// or abandoned. A final answer has `committed: false` (it has no tool results to
+    /// commit) and is [`TurnEnding::Answered`], not a failure.
+    pub fn ending(&self) -> TurnEnding {
+        let m = &self.message;
+        let no_calls = m.complete && m.tool_calls.is_empty();
+        match m.stop_kind() {
+            _ if self.committed => TurnEnding::ToolResults,
+            Some(StopKind::EndTurn | StopKind::StopSequence) if no_calls => TurnEnding::Answered,
+            // SPEC §6: "Anthropic `pause_turn` is continued: its content goes back as the
+            // assistant message and the model is called again, with no tool results."
+            Some(StopKind::PauseTurn) if no_calls => TurnEnding::Paused,
+            // An answer that still carries tool calls cannot enter history without
+            // their results.
+            Some(StopKind::EndTurn | StopKind::StopSequence) if m.complete => {
+                TurnEnding::Abandoned {
+                    reason: "the message ended its turn with unanswered tool calls".into(),
+                }
+            }
+            _ => TurnEnding::Abandoned {
+                reason: self
+                    .abandoned_because
+                    .clone()
+                    .unwrap_or_else(|| "the turn did not commit".into()),
+            },
+        }
+    }
+}
+
+/// How a turn ended ([`TurnOutcome::ending`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TurnEnding {
+    /// The model answered (`end_turn` or a stop sequence, no tool calls): the message
+    /// enters history and the conversation waits for the user.
+    Answered,
+    /// The model called tools and every call has its result: the message and the results
+    /// enter history and the model is called again.
+    ToolResults,
+    /// The provider paused a long turn (Anthropic `pause_turn`): the message enters
+    /// history and the model is called again, with no tool results.
+    Paused,
+    /// Nothing of the turn enters history: the stream failed or was cut, the message hit
+    /// `max_tokens`, a content filter or a provider error, or the turn deadline passed.
+    /// The calls that had started were cancelled.
+    Abandoned {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl TurnEnding {
+    /// Whether the turn's messages enter history (every ending but
+    /// [`Abandoned`](TurnEnding::Abandoned)).
+    pub fn enters_history(&self) -> bool {
+        !matches!(self, TurnEnding::Abandoned { .. })
     }
 }
 
@@ -219,6 +280,18 @@ impl TurnEvent {
     /// for history.
     pub fn is_progress(&self) -> bool {
         matches!(self, TurnEvent::Started { .. } | TurnEvent::Finished { .. })
+    }
+
+    /// The text of a text delta, for printing as it streams (reasoning, tool arguments
+    /// and everything else: `None`).
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            TurnEvent::Model(StreamEvent::BlockDelta {
+                delta: Delta::Text(text),
+                ..
+            }) => Some(text),
+            _ => None,
+        }
     }
 }
 

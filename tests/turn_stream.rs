@@ -804,7 +804,8 @@ async fn each_failure_is_an_error_result_in_its_slot() {
             "timed out after 1000 ms".to_string()
         )
     );
-    assert_eq!(got[6].0, Some(ToolErrorKind::Failed));
+    // Issue 17: arguments that do not fit the tool's type are the model's mistake.
+    assert_eq!(got[6].0, Some(ToolErrorKind::InvalidArguments));
     assert!(
         got[6]
             .1

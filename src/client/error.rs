@@ -182,10 +182,19 @@ pub(super) fn http_error(
     }
 }
 
-/// `url` with the values of key-like query parameters hidden.
+/// `url` with its credentials hidden: a user name and password (`https://user:key@proxy`)
+/// and the values of key-like query parameters.
 pub(super) fn redact(url: &str) -> String {
+    let url = match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("REDACTED");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    };
     let Some((path, query)) = url.split_once('?') else {
-        return url.to_owned();
+        return url;
     };
     let query: Vec<String> = query
         .split('&')
@@ -233,6 +242,8 @@ mod tests {
             e.to_string(),
             "POST http://h/model/m/converse-stream: http 429 ThrottlingException: Too many requests"
         );
+        let e = http_error("POST", "http://user:sk-secret@h:8/v1/x", 404, None, "");
+        assert_eq!(e.to_string(), "POST http://REDACTED@h:8/v1/x: http 404");
         let e = http_error("POST", "http://h/x?alt=sse&key=secret", 404, None, "");
         assert_eq!(
             e.to_string(),

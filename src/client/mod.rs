@@ -33,7 +33,7 @@ pub use transport::RetryPolicy;
 pub type EventResult = Result<StreamEvent, StreamError<DecodeError, ClientError>>;
 
 /// A streaming client for one provider and model.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ModelClient {
     http: reqwest::Client,
     provider: Provider,
@@ -49,6 +49,26 @@ pub struct ModelClient {
     total_timeout: Option<Duration>,
     /// How Bedrock requests are authorized (`None` for the other providers).
     bedrock: Option<aws::BedrockAuth>,
+}
+
+// No key in debug output.
+impl std::fmt::Debug for ModelClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelClient")
+            .field("provider", &self.provider)
+            .field("base_url", &error::redact(&self.base_url))
+            .field("api_key", &"** redacted **")
+            .field("model", &self.model)
+            .field("system", &self.system)
+            .field("caching", &self.caching)
+            .field("options", &self.options)
+            .field("retry", &self.retry)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("total_timeout", &self.total_timeout)
+            .field("bedrock", &self.bedrock)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The connect timeout by default.
@@ -309,50 +329,67 @@ impl ModelClient {
                 Provider::Bedrock => "application/vnd.amazon.eventstream",
                 _ => "text/event-stream",
             };
-            let req = self
-                .http
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("accept", accept)
-                .body(body.clone());
-            let req = match self.provider {
-                // Signed anew for each attempt: a signature carries its time.
-                Provider::Bedrock => {
-                    let auth = self
-                        .bedrock
-                        .as_ref()
-                        .ok_or(ClientError::Unsupported(self.provider))?;
-                    let signed = auth.authorize(
-                        "POST",
-                        &url,
-                        &[("content-type", "application/json"), ("accept", accept)],
-                        body.as_bytes(),
-                        std::time::SystemTime::now(),
-                    )?;
-                    signed.iter().fold(req, |req, (k, v)| req.header(k, v))
-                }
+            let mut headers: Vec<(String, String)> = vec![
+                ("content-type".into(), "application/json".into()),
+                ("accept".into(), accept.into()),
+            ];
+            match self.provider {
                 Provider::Anthropic => {
-                    let req = req
-                        .header("x-api-key", &self.api_key)
-                        .header("anthropic-version", "2023-06-01");
+                    headers.push(("x-api-key".into(), self.api_key.clone()));
+                    headers.push(("anthropic-version".into(), "2023-06-01".into()));
                     // The 1-hour cache TTL shipped as this beta; the API still accepts it.
-                    match self.caching {
-                        PromptCaching::OneHour => {
-                            req.header("anthropic-beta", "extended-cache-ttl-2025-04-11")
-                        }
-                        _ => req,
+                    if self.caching == PromptCaching::OneHour {
+                        headers.push((
+                            "anthropic-beta".into(),
+                            "extended-cache-ttl-2025-04-11".into(),
+                        ));
                     }
                 }
-                Provider::Gemini => req.header("x-goog-api-key", &self.api_key),
-                _ => req.bearer_auth(&self.api_key),
-            };
-            // The user's headers last: a name given twice is sent twice (HTTP allows
-            // repeated fields; `anthropic-beta` takes a list).
-            Ok(self
-                .options
-                .headers()
+                Provider::Gemini => headers.push(("x-goog-api-key".into(), self.api_key.clone())),
+                // Bedrock's authorization comes from the signature (or its API key) below.
+                Provider::Bedrock => {}
+                _ => headers.push(("authorization".into(), format!("Bearer {}", self.api_key))),
+            }
+            // The user's headers replace the client's of the same name, except
+            // `anthropic-beta`, a list: the betas are joined.
+            for (name, value) in self.options.headers() {
+                match headers
+                    .iter_mut()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                {
+                    Some((n, v)) if n.eq_ignore_ascii_case("anthropic-beta") => {
+                        *v = format!("{v},{value}");
+                    }
+                    Some(slot) => *slot = (name.clone(), value.clone()),
+                    None => headers.push((name.clone(), value.clone())),
+                }
+            }
+            if self.provider == Provider::Bedrock {
+                // Signed anew for each attempt (a signature carries its time), over every
+                // header sent, the user's included.
+                let auth = self
+                    .bedrock
+                    .as_ref()
+                    .ok_or(ClientError::Unsupported(self.provider))?;
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+                let signed: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let auth_headers = auth.authorize(
+                    "POST",
+                    &url,
+                    &signed,
+                    body.as_bytes(),
+                    std::time::SystemTime::now(),
+                )?;
+                headers.extend(auth_headers);
+            }
+            Ok(headers
                 .iter()
-                .fold(req, |req, (name, value)| req.header(name, value)))
+                .fold(self.http.post(&url).body(body.clone()), |req, (n, v)| {
+                    req.header(n, v)
+                }))
         };
         let deadline = self
             .total_timeout
@@ -378,6 +415,17 @@ impl ModelClient {
         let body =
             transport::Guarded::new(response.bytes_stream(), &url, self.idle_timeout, deadline);
         Ok(Box::pin(body.stream_events(self.provider)))
+    }
+
+    /// A user message of content parts (text, images) in the provider's format: Anthropic
+    /// `image` blocks with a base64 `source`, OpenAI Chat `image_url` parts, Responses
+    /// `input_image`, Gemini `inlineData`, Bedrock `image` blocks with `source.bytes`. One
+    /// text part gives the same bytes as [`user_message`](Self::user_message).
+    pub fn user_message_parts(&self, parts: &[crate::tool::ContentPart]) -> Box<RawValue> {
+        match parts {
+            [crate::tool::ContentPart::Text(text)] => self.user_message(text),
+            _ => crate::conversation::user_message_parts(self.provider, parts),
+        }
     }
 }
 

@@ -80,7 +80,7 @@ pub(super) const DEFAULT_MAX_TOKENS: u64 = 4096;
 /// The tool choice is written only when the request carries tools: OpenAI refuses
 /// `tool_choice` without `tools`, and Bedrock's `toolChoice` lives inside a `toolConfig`
 /// that needs them.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct RequestOptions {
     pub(super) max_tokens: Option<u64>,
@@ -92,6 +92,24 @@ pub struct RequestOptions {
     pub(super) thinking_budget: Option<u32>,
     pub(super) headers: Vec<(String, String)>,
     pub(super) extra_body: Vec<(String, Value)>,
+}
+
+// Header values may be keys: only their names are shown.
+impl std::fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("RequestOptions")
+            .field("max_tokens", &self.max_tokens)
+            .field("temperature", &self.temperature)
+            .field("top_p", &self.top_p)
+            .field("stop_sequences", &self.stop_sequences)
+            .field("tool_choice", &self.tool_choice)
+            .field("effort", &self.effort)
+            .field("thinking_budget", &self.thinking_budget)
+            .field("headers", &headers)
+            .field("extra_body", &self.extra_body)
+            .finish()
+    }
 }
 
 impl RequestOptions {

@@ -121,9 +121,13 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
             .ok()
             .filter(|v| v.is_finite() && *v >= 0.0)
     };
-    get("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| get("retry-after").map(Duration::from_secs_f64))
+    // A value no `Duration` holds (`1e300`) is as good as none: the backoff applies.
+    let secs = |s: f64| Duration::try_from_secs_f64(s).ok();
+    match get("retry-after-ms") {
+        Some(ms) => secs(ms / 1000.0),
+        None => get("retry-after").and_then(secs),
+    }
+    .filter(|d| !d.is_zero())
 }
 
 /// The time limits of one request.
@@ -175,12 +179,24 @@ pub(super) async fn send(
                     .get("x-amzn-errortype")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                let body = response.text().await.unwrap_or_default();
-                let mut e = http_error("POST", url, status, aws.as_deref(), &body);
-                if let ClientError::Http { attempts, .. } = &mut e {
-                    *attempts = attempt;
+                match error_body(response, limits.idle).await {
+                    Ok(body) => {
+                        let mut e = http_error("POST", url, status, aws.as_deref(), &body);
+                        if let ClientError::Http { attempts, .. } = &mut e {
+                            *attempts = attempt;
+                        }
+                        (e, retryable(status, should_retry), asked)
+                    }
+                    // The error body stalled: a failed attempt like a stalled head.
+                    Err(()) => {
+                        let e = ClientError::Timeout {
+                            which: Timeout::Idle,
+                            limit: limits.idle.unwrap_or_default(),
+                            url: url_shown.clone(),
+                        };
+                        (e, true, asked)
+                    }
                 }
-                (e, retryable(status, should_retry), asked)
             }
             Ok(Err(source)) => {
                 if source.is_connect() && source.is_timeout() {
@@ -193,10 +209,11 @@ pub(super) async fn send(
                     (e, true, None)
                 } else {
                     let retry = !source.is_builder();
+                    // reqwest's message would print the URL unredacted.
                     let e = ClientError::Transport {
                         url: url_shown.clone(),
                         attempts: attempt,
-                        source,
+                        source: source.without_url(),
                     };
                     (e, retry, None)
                 }
@@ -221,6 +238,36 @@ pub(super) async fn send(
         );
         tokio::time::sleep(wait).await;
     }
+}
+
+/// The most of an error body kept: enough for any provider's JSON error, not a whole
+/// HTML page.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// An error response's body, read piece by piece under the idle limit (`Err` when it
+/// passes), and cut at [`ERROR_BODY_LIMIT`] bytes.
+async fn error_body(mut response: reqwest::Response, idle: Option<Duration>) -> Result<String, ()> {
+    let mut body = Vec::new();
+    loop {
+        let chunk = match idle {
+            Some(limit) => tokio::time::timeout(limit, response.chunk())
+                .await
+                .map_err(|_| ())?,
+            None => response.chunk().await,
+        };
+        match chunk {
+            Ok(Some(piece)) => {
+                let room = ERROR_BODY_LIMIT - body.len();
+                body.extend_from_slice(&piece[..piece.len().min(room)]);
+                if body.len() == ERROR_BODY_LIMIT {
+                    break;
+                }
+            }
+            // The end, or a broken body: what came is what there is.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// A response body with the idle and total limits applied: a piece of the body must come
@@ -277,6 +324,13 @@ where
         }
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(bytes))) => {
+                // A body that always has data ready still ends at the deadline.
+                if let Some((d, sleep)) = &this.total {
+                    if sleep.is_elapsed() {
+                        let d = *d;
+                        return this.timeout(Timeout::Total, d);
+                    }
+                }
                 if let Some((d, sleep)) = &mut this.idle {
                     sleep.as_mut().reset(Instant::now() + *d);
                 }
@@ -287,7 +341,7 @@ where
                 return Poll::Ready(Some(Err(ClientError::Transport {
                     url: this.url.to_string(),
                     attempts: 1,
-                    source,
+                    source: source.without_url(),
                 })));
             }
             Poll::Ready(None) => {

@@ -303,13 +303,16 @@ impl Faults {
     }
 
     /// The fault for request number `request` (from 1) answering turn `turn`, if any; it
-    /// counts as fired.
-    pub(super) fn pick(&mut self, request: u64, turn: usize) -> Option<FaultKind> {
+    /// counts as fired. A request answered with a whole message (`streaming` false) has no
+    /// stream to break: stream faults pass it by, neither fired nor in the way.
+    pub(super) fn pick(&mut self, request: u64, turn: usize, streaming: bool) -> Option<FaultKind> {
         let i = self
             .faults
             .iter()
             .zip(&self.fired)
-            .position(|(f, &fired)| f.matches(request, turn, fired))?;
+            .position(|(f, &fired)| {
+                (streaming || f.kind.refuses()) && f.matches(request, turn, fired)
+            })?;
         self.fired[i] += 1;
         Some(self.faults[i].kind)
     }
@@ -460,12 +463,14 @@ pub(super) fn paced(
     abandoned: impl FnOnce() + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
     let feed = move |tx: tokio::sync::mpsc::Sender<_>| async move {
+        // At least the last event is held back: a fault after the whole message would be
+        // no fault.
         let limit = match fault {
             Some(
                 FaultKind::ErrorEvent { after_events }
                 | FaultKind::Stall { after_events, .. }
                 | FaultKind::Cut { after_events },
-            ) => after_events,
+            ) => after_events.min(frames.len().saturating_sub(1)),
             _ => usize::MAX,
         };
         let mut frames = frames.into_iter();
@@ -633,14 +638,25 @@ mod tests {
             retry_after: None,
             retry_after_ms: None,
         };
-        assert_eq!(faults.pick(1, 0), Some(limit));
-        assert_eq!(faults.pick(2, 0), None);
-        assert_eq!(faults.pick(3, 1), Some(over));
-        assert_eq!(faults.pick(4, 1), Some(over));
-        assert_eq!(faults.pick(5, 1), None);
+        assert_eq!(faults.pick(1, 0, true), Some(limit));
+        assert_eq!(faults.pick(2, 0, true), None);
+        assert_eq!(faults.pick(3, 1, true), Some(over));
+        assert_eq!(faults.pick(4, 1, true), Some(over));
+        assert_eq!(faults.pick(5, 1, true), None);
         // No `times`: every request answering turn 2.
         for n in 6..10 {
-            assert_eq!(faults.pick(n, 2), Some(FaultKind::ServerError));
+            assert_eq!(faults.pick(n, 2, true), Some(FaultKind::ServerError));
         }
+        // A whole-message request passes a stream fault by, which stays for the next.
+        let mut faults = Faults::new(vec![
+            "cut,times=1".parse().unwrap(),
+            "429,request=1".parse().unwrap(),
+        ]);
+        assert_eq!(faults.pick(1, 0, false), Some(limit));
+        assert_eq!(faults.pick(2, 0, false), None);
+        assert_eq!(
+            faults.pick(3, 0, true),
+            Some(FaultKind::Cut { after_events: 1 })
+        );
     }
 }

@@ -366,9 +366,7 @@ async fn serve(
     let streaming = stream_path.unwrap_or(request.stream);
     let fault = {
         let mut shared = lock(&state.shared);
-        let fault = shared.faults.pick(number, a.turns);
-        // A whole answer has no stream to break: stream faults skip it.
-        let fault = fault.filter(|f| streaming || f.refuses());
+        let fault = shared.faults.pick(number, a.turns, streaming);
         shared.stats.faults += u64::from(fault.is_some());
         fault
     };

@@ -146,6 +146,16 @@ impl Machine<'_> {
             };
             return;
         };
+        // A typed tool's arguments that do not fit its type: the model's mistake, answered
+        // as such (the tool is not called).
+        if let Err(message) = tool.check_arguments(&input) {
+            let r = self.result(index, Some(ToolErrorKind::InvalidArguments), message);
+            self.slots[index] = Slot::Done {
+                result: r,
+                launched: false,
+            };
+            return;
+        }
         self.exec.launch(Launch {
             index,
             id: call.id.clone(),

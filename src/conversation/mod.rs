@@ -1,6 +1,17 @@
 //! The conversation loop: call the model, run the turn, append the assistant message and
 //! the results message (byte-stable), call again, until the model stops or a turn limit.
 //!
+//! ```text
+//!  user message ─▶ request ─▶ TurnStream ─▶ outcome ──┬─ tool results ─▶ request again
+//!                   (history,   (text, calls,           ├─ paused ──────▶ request again
+//!                    system,     progress,              ├─ answered ────▶ Answer, end
+//!                    tools)      results)               └─ abandoned ───▶ error, end
+//! ```
+//!
+//! [`Conversation::stream`] yields the loop's events as a [`Stream`](futures_core::Stream)
+//! ([`ConversationStream`]); [`Conversation::send`] runs the same loop with a callback.
+//! [`Conversation::state`] and [`Conversation::restore`] save and resume it (serde).
+//!
 //! The barrier between turns is structural: the next request is built only from a turn's
 //! [`TurnOutcome`], which exists only once every call of the turn has its result. Late
 //! results of earlier turns land in the conversation's [`OrphanBuffer`], never in history.
@@ -8,22 +19,34 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::value::RawValue;
-use tracing::Instrument;
 
 use crate::assemble::AssembleLimits;
 use crate::client::{ClientError, ModelClient};
 use crate::dispatch::DispatchPolicy;
 use crate::error::DecodeError;
-use crate::event::{StopKind, Usage};
+use crate::event::Usage;
 use crate::execute::{OrphanBuffer, TurnId};
 use crate::provider::Provider;
 use crate::stream::StreamError;
-use crate::tool::ToolRegistry;
-use crate::turn::{TurnConfig, TurnEvent, TurnOutcome, TurnStream, DEFAULT_CONCURRENCY};
+use crate::tool::{ToolDefinition, ToolRegistry};
+use crate::turn::{TurnEnding, TurnEvent, TurnOutcome, DEFAULT_CONCURRENCY};
+
+mod message;
+mod state;
+mod stream;
+
+pub(crate) use message::user_message_parts;
+pub use message::UserMessage;
+pub use state::ConversationState;
+pub use stream::{ConversationEvent, ConversationStream};
+
+/// The default of [`ConversationConfig::tool_timeout`]: 5 minutes. A tool that hangs fails
+/// with a timeout error then, instead of holding its turn forever.
+pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// How turns run.
 #[derive(Debug, Clone)]
@@ -32,9 +55,12 @@ pub struct ConversationConfig {
     pub policy: DispatchPolicy,
     /// Tools running at once (default 8).
     pub concurrency: NonZeroUsize,
-    /// Default per-tool timeout (default none).
+    /// The timeout of every tool without one of its own (default
+    /// `Some(`[`DEFAULT_TOOL_TIMEOUT`]`)`, 5 minutes; `None`: tools may run forever). Hard:
+    /// at the deadline the tool's future is dropped and its call gets a timeout error.
+    /// (A bare [`TurnConfig`](crate::turn::TurnConfig) has none unless given one.)
     pub tool_timeout: Option<Duration>,
-    /// Deadline per turn (default none).
+    /// Deadline per turn, the request included (default none).
     pub turn_timeout: Option<Duration>,
     /// Most model calls for one user message (default 16).
     pub max_turns: NonZeroUsize,
@@ -47,7 +73,7 @@ impl Default for ConversationConfig {
         ConversationConfig {
             policy: DispatchPolicy::Batched,
             concurrency: DEFAULT_CONCURRENCY,
-            tool_timeout: None,
+            tool_timeout: Some(DEFAULT_TOOL_TIMEOUT),
             turn_timeout: None,
             max_turns: NonZeroUsize::new(16).expect("16 is not zero"),
             limits: AssembleLimits::new(),
@@ -76,6 +102,14 @@ pub enum ConversationError {
         /// The limit.
         limit: usize,
     },
+    /// [`Conversation::restore`] was given a state saved with another provider: its
+    /// history is in that provider's wire format.
+    ProviderMismatch {
+        /// The provider the state was saved with.
+        saved: Provider,
+        /// The client's provider.
+        client: Provider,
+    },
 }
 
 impl fmt::Display for ConversationError {
@@ -89,6 +123,10 @@ impl fmt::Display for ConversationError {
             ConversationError::TooManyTurns { limit } => {
                 write!(f, "the model was still calling tools after {limit} turns")
             }
+            ConversationError::ProviderMismatch { saved, client } => write!(
+                f,
+                "the state was saved with {saved}, the client is for {client}: its history is in {saved}'s format"
+            ),
         }
     }
 }
@@ -108,7 +146,8 @@ impl std::error::Error for ConversationError {
 pub struct TurnRecord {
     /// The outcome.
     pub outcome: TurnOutcome,
-    /// When the request was sent, from the start of [`Conversation::send`].
+    /// When the request was sent, from the first poll of the message's
+    /// [`stream`](Conversation::stream) (or [`send`](Conversation::send)).
     pub started: Duration,
     /// When the outcome was ready.
     pub ended: Duration,
@@ -119,13 +158,25 @@ impl TurnRecord {
     pub fn usage(&self) -> Usage {
         self.outcome.usage()
     }
+
+    /// How the turn ended: answered, with committed tool results, paused, or abandoned
+    /// ([`TurnOutcome::ending`]).
+    pub fn ending(&self) -> TurnEnding {
+        self.outcome.ending()
+    }
 }
 
 /// A conversation with one model through a [`ModelClient`].
+///
+/// The client carries the model, the system prompt and the request options; the registry
+/// the tools. Both may change between messages ([`set_system`](Self::set_system),
+/// [`set_tools`](Self::set_tools)); the history stays.
 #[derive(Debug)]
 pub struct Conversation {
     client: ModelClient,
     tools: Arc<ToolRegistry>,
+    /// The tools' definitions, made once per registry (the request sends them each turn).
+    definitions: Vec<ToolDefinition>,
     config: ConversationConfig,
     history: Vec<Box<RawValue>>,
     orphans: OrphanBuffer,
@@ -136,15 +187,26 @@ pub struct Conversation {
 impl Conversation {
     /// A new conversation.
     pub fn new(client: ModelClient, tools: ToolRegistry, config: ConversationConfig) -> Self {
+        let definitions = tools.definitions();
         Conversation {
             client,
             tools: Arc::new(tools),
+            definitions,
             config,
             history: Vec::new(),
             orphans: OrphanBuffer::new(),
             next_turn: TurnId(1),
             usage: Usage::default(),
         }
+    }
+
+    /// Starts from `history` instead of an empty one: messages in the client's provider
+    /// wire format, as [`history`](Self::history) gives them (or
+    /// [`ModelClient::user_message`] makes them). They are sent as given, byte for byte;
+    /// nothing checks that they alternate as the provider wants.
+    pub fn with_history(mut self, history: Vec<Box<RawValue>>) -> Self {
+        self.history = history;
+        self
     }
 
     /// The history, in the provider's wire format, exactly as sent.
@@ -164,117 +226,93 @@ impl Conversation {
         &self.orphans
     }
 
+    /// The id the next turn gets.
+    pub fn next_turn(&self) -> TurnId {
+        self.next_turn
+    }
+
+    /// The client requests go through.
+    pub fn client(&self) -> &ModelClient {
+        &self.client
+    }
+
+    /// The tools.
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.tools
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ConversationConfig {
+        &self.config
+    }
+
+    /// The system prompt of the next messages (default: the client's). The history stays;
+    /// a provider's prompt cache misses once, at the next request, since the prompt's start
+    /// changed.
+    pub fn set_system(&mut self, system: impl Into<String>) {
+        self.client = self.client.clone().system(system);
+    }
+
+    /// The tools of the next messages (default: the registry given to
+    /// [`new`](Self::new)). As with the system prompt, the prompt cache misses once.
+    pub fn set_tools(&mut self, tools: ToolRegistry) {
+        self.definitions = tools.definitions();
+        self.tools = Arc::new(tools);
+    }
+
     /// Sends a user message and runs turns until the model answers without calling tools.
     /// `on_event` sees every turn event as it happens (text deltas, calls, progress,
     /// results). Returns the record of each turn.
+    ///
+    /// The same loop as [`stream`](Self::stream), with a callback.
     ///
     /// # Errors
     ///
     /// A [`ConversationError`]; the history then holds the user message and every turn
     /// that committed before the failure.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future aborts the request and every running tool (as dropping a
+    /// [`ConversationStream`] does).
     pub async fn send(
         &mut self,
         text: &str,
         mut on_event: impl FnMut(&TurnEvent),
     ) -> Result<Vec<TurnRecord>, ConversationError> {
-        let start = Instant::now();
-        self.history.push(self.client.user_message(text));
-        let definitions = self.tools.definitions();
+        let mut stream = self.stream(text);
         let mut records = Vec::new();
-        for _ in 0..self.config.max_turns.get() {
-            let turn = self.next_turn;
-            self.next_turn = turn.next();
-            let span =
-                tracing::info_span!("turn", turn = turn.0, provider = %self.client.provider());
-            let started = start.elapsed();
-            let outcome = async {
-                // The turn deadline covers the request too (a server that never answers).
-                let request = self.client.stream(&self.history, &definitions);
-                let events = match self.config.turn_timeout {
-                    Some(limit) => tokio::time::timeout(limit, request).await.map_err(|_| {
-                        ConversationError::TurnFailed {
-                            turn,
-                            reason: format!(
-                                "no response within the turn deadline of {} ms",
-                                limit.as_millis()
-                            ),
-                        }
-                    })?,
-                    None => request.await,
-                }
-                .map_err(ConversationError::Client)?;
-                let mut config = TurnConfig::new(self.client.provider())
-                    .policy(self.config.policy)
-                    .concurrency(self.config.concurrency)
-                    .turn(turn)
-                    .orphans(self.orphans.clone())
-                    .limits(self.config.limits)
-                    .model(self.client.model());
-                if let Some(t) = self.config.tool_timeout {
-                    config = config.tool_timeout(t);
-                }
-                if let Some(t) = self.config.turn_timeout {
-                    config = config.turn_timeout(t);
-                }
-                let mut stream = TurnStream::new(events, self.tools.clone(), config);
-                let mut outcome = None;
-                let mut failure = None;
-                while let Some(event) = stream.next().await {
-                    match event {
-                        Ok(TurnEvent::Outcome(o)) => outcome = Some(*o),
-                        Ok(e) => on_event(&e),
-                        Err(e) => failure = Some(e),
-                    }
-                }
-                match (outcome, failure) {
-                    (Some(o), None) => Ok(o),
-                    (Some(o), Some(_)) if o.committed => Ok(o),
-                    (_, Some(e)) => Err(ConversationError::Stream(e)),
-                    (None, None) => Err(ConversationError::TurnFailed {
-                        turn,
-                        reason: "the turn ended without an outcome".into(),
-                    }),
-                }
-            }
-            .instrument(span)
-            .await?;
-            self.usage.add(outcome.usage());
-            let committed = outcome.committed;
-            // An answer ends the loop; an answer that still carries tool calls (servers
-            // that end tool-call turns with `stop`) cannot enter history without results.
-            let finished = outcome.message.complete
-                && outcome.message.tool_calls.is_empty()
-                && matches!(
-                    outcome.message.stop_kind(),
-                    Some(StopKind::EndTurn | StopKind::StopSequence)
-                );
-            // SPEC §6: "Anthropic `pause_turn` is continued: its content goes back as the
-            // assistant message and the model is called again, with no tool results."
-            let paused = outcome.message.complete
-                && outcome.message.stop_kind() == Some(StopKind::PauseTurn)
-                && outcome.message.tool_calls.is_empty();
-            if committed || finished || paused {
-                self.append(&outcome);
-            }
-            let reason = outcome.abandoned_because.clone();
-            records.push(TurnRecord {
-                outcome,
-                started,
-                ended: start.elapsed(),
-            });
-            if finished {
-                return Ok(records);
-            }
-            if !committed && !paused {
-                return Err(ConversationError::TurnFailed {
-                    turn,
-                    reason: reason.unwrap_or_else(|| "the turn did not commit".into()),
-                });
+        while let Some(event) = stream.next().await {
+            match event? {
+                ConversationEvent::Turn(e) => on_event(&e),
+                ConversationEvent::TurnEnded(record) => records.push(*record),
+                _ => {}
             }
         }
-        Err(ConversationError::TooManyTurns {
-            limit: self.config.max_turns.get(),
-        })
+        Ok(records)
+    }
+
+    /// Sends a user message (text, or [content parts](UserMessage) with images) and yields
+    /// the loop's events as they happen: each turn's start, its events (text deltas,
+    /// calls, progress, results, in the order [`TurnStream`](crate::turn::TurnStream)
+    /// gives them), its record, and at the end the [answer](ConversationEvent::Answer).
+    /// See [`ConversationStream`].
+    ///
+    /// ```no_run
+    /// # async fn f(mut conversation: toolstream::conversation::Conversation) -> Result<(), toolstream::conversation::ConversationError> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut events = conversation.stream("What's the weather in Paris?");
+    /// while let Some(event) = events.next().await {
+    ///     if let Some(text) = event?.text() {
+    ///         print!("{text}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(&mut self, message: impl Into<UserMessage>) -> ConversationStream<'_> {
+        let message = message.into().to_wire(&self.client);
+        ConversationStream::new(self, message)
     }
 
     /// Appends the turn's assistant message and results message, flattening the
