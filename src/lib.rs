@@ -13,7 +13,23 @@
 //! out into a `Vec`, an explicit `finish` at end of input. [`ByteStreamExt`] and
 //! [`EventsourceExt`] are the thin `Stream` adapters for async code.
 //!
-//! # Example
+//! # A first program
+//!
+//! A conversation with two typed tools against the bundled mock provider (no key, no
+//! network), its text streamed as it arrives: `examples/quickstart.rs`. Tool schemas come
+//! from the argument types (`schemars`), descriptions from their doc comments. For a real
+//! provider, build the client with [`ModelClient::from_env`] instead of pointing it at the
+//! mock. The entry points: [`Conversation`] (the loop, a `Stream` of
+//! [`ConversationEvent`]s), [`ModelClient`] (one provider over HTTP, retries and time
+//! limits), [`ToolRegistry`], and beneath them [`TurnStream`] (one turn of any stream of
+//! events) and the parsers.
+//!
+#![cfg_attr(
+    all(feature = "client", feature = "mock"),
+    doc = concat!("```rust,no_run\n", include_str!("../examples/quickstart.rs"), "```\n")
+)]
+//!
+//! # Example: the parser alone
 //!
 //! ```
 //! use toolstream::{Assembler, Provider, StreamDecoder};
