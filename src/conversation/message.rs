@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::client::ModelClient;
 use crate::provider::Provider;
+use crate::request::parts::anthropic_image;
 use crate::request::{to_raw, J};
 use crate::tool::ContentPart;
 
@@ -131,17 +132,7 @@ fn part<'a>(provider: Provider, part: &'a ContentPart) -> J<'a> {
     let data_url = || J::String(format!("data:{media_type};base64,{data}"));
     match provider {
         // Messages API: "image" blocks, `source.type: base64` with `media_type` and `data`.
-        Provider::Anthropic => J::Obj(vec![
-            ("type", J::Str("image")),
-            (
-                "source",
-                J::Obj(vec![
-                    ("type", J::Str("base64")),
-                    ("media_type", J::Str(media_type)),
-                    ("data", J::Str(data)),
-                ]),
-            ),
-        ]),
+        Provider::Anthropic => anthropic_image(media_type, data),
         // Chat Completions: `image_url.url`, "either a URL of the image or the base64
         // encoded image data" as a data URL.
         Provider::OpenAiChat => J::Obj(vec![

@@ -19,7 +19,7 @@ pub(crate) mod cache;
 mod gemini;
 mod openai_chat;
 mod openai_responses;
-mod parts;
+pub(crate) mod parts;
 
 pub use cache::PromptCaching;
 

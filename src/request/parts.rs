@@ -16,6 +16,22 @@ use crate::tool::{joined_text, ContentPart};
 
 /// The image types Anthropic, OpenAI and Bedrock all take ("image/jpeg, image/png,
 /// image/gif, image/webp"); another goes as a note in text.
+/// An Anthropic image block: "image", `source.type: base64` with `media_type` and `data`
+/// (tool results and user messages alike).
+pub(crate) fn anthropic_image<'a>(media_type: &'a str, data: &'a str) -> J<'a> {
+    J::Obj(vec![
+        ("type", J::Str("image")),
+        (
+            "source",
+            J::Obj(vec![
+                ("type", J::Str("base64")),
+                ("media_type", J::Str(media_type)),
+                ("data", J::Str(data)),
+            ]),
+        ),
+    ])
+}
+
 fn web_image(media_type: &str) -> bool {
     matches!(
         media_type,
@@ -40,17 +56,9 @@ pub(super) fn anthropic(r: &ToolResult) -> J<'_> {
         .iter()
         .filter(|p| !blank(p))
         .map(|p| match p {
-            ContentPart::Image { media_type, data } if web_image(media_type) => J::Obj(vec![
-                ("type", J::Str("image")),
-                (
-                    "source",
-                    J::Obj(vec![
-                        ("type", J::Str("base64")),
-                        ("media_type", J::Str(media_type)),
-                        ("data", J::Str(data)),
-                    ]),
-                ),
-            ]),
+            ContentPart::Image { media_type, data } if web_image(media_type) => {
+                anthropic_image(media_type, data)
+            }
             ContentPart::Text(t) => J::Obj(vec![("type", J::Str("text")), ("text", J::Str(t))]),
             other => J::Obj(vec![
                 ("type", J::Str("text")),
