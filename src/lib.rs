@@ -77,7 +77,8 @@
 //! | `client` | `ModelClient` (`client`), `Conversation` (`conversation`) | reqwest (rustls), aws-sigv4 |
 //! | `mock` | `MockServer` (`mock`): scripted provider answers on loopback | axum |
 //! | `proxy` | `Proxy` (`proxy`): records and replays provider traffic | axum, reqwest, sha2 |
-//! | `cli` | the `toolstream` binary; enables the three above | clap, terminal_size |
+//! | `mcp` | `McpTools` (`mcp`): the tools of MCP servers, eager from their annotations | rmcp, reqwest 0.13 (rustls with ring) |
+//! | `cli` | the `toolstream` binary; enables the four above | clap, terminal_size, rmcp's server side |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -95,6 +96,8 @@ pub mod error;
 pub mod event;
 pub mod eventstream;
 pub mod execute;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod preview;
@@ -135,6 +138,8 @@ pub use error::DecodeError;
 pub use event::{Block, Delta, ProviderError, StopKind, StopReason, StreamEvent, Usage};
 pub use eventstream::{EventStreamDecoder, EventStreamError, EventStreamLimits};
 pub use execute::{Orphan, OrphanBuffer, ToolErrorKind, ToolResult, TurnId};
+#[cfg(feature = "mcp")]
+pub use mcp::{McpError, McpServer, McpToolInfo, McpTools};
 pub use preview::ArgumentPreview;
 pub use provider::{OpenAiChatOptions, Provider, ProviderChoice};
 pub use request::PromptCaching;
@@ -142,7 +147,7 @@ pub use sse::{SseDecoder, SseError, SseEvent, SseLimits};
 pub use stream::{ByteStreamExt, EventsourceExt, StreamError};
 pub use tool::{
     arguments_schema, ContentPart, IntoToolContent, RegisteredTool, Tool, ToolContent,
-    ToolDefinition, ToolFuture, ToolOptions, ToolOutput, ToolRegistry,
+    ToolDefinition, ToolError, ToolFuture, ToolOptions, ToolOutput, ToolRegistry,
 };
 pub use turn::{TurnConfig, TurnEnding, TurnEvent, TurnOutcome, TurnStream};
 

@@ -38,15 +38,18 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 mod content;
+mod error;
 mod schema;
 
 pub(crate) use content::joined_text;
 pub use content::{ContentPart, ToolContent};
+pub use error::ToolError;
 pub use schema::arguments_schema;
 
 /// What a tool gives back: the content sent to the model (text, or content parts), or its
-/// own error message. `Ok("text".into())` for text.
-pub type ToolOutput = Result<ToolContent, String>;
+/// own error. `Ok("text".into())` for text, `Err("message".into())` for a failure,
+/// `Err(ToolError::invalid_arguments(..))` for arguments the tool refuses.
+pub type ToolOutput = Result<ToolContent, ToolError>;
 
 /// A boxed tool future.
 pub type ToolFuture = Pin<Box<dyn Future<Output = ToolOutput> + Send + 'static>>;
@@ -123,10 +126,10 @@ where
                 Box::pin(async move {
                     fut.await
                         .map(IntoToolContent::into_content)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| ToolError::failed(e.to_string()))
                 })
             }
-            Err(message) => Box::pin(async move { Err(message) }),
+            Err(message) => Box::pin(async move { Err(ToolError::invalid_arguments(message)) }),
         }
     }
 }

@@ -36,10 +36,15 @@ use machine::{Machine, Phase, Slot};
 
 use crate::assemble::{AssembleLimits, AssembledMessage, Assembler, ToolCall};
 use crate::dispatch::DispatchPolicy;
-use crate::event::{Delta, StopKind, StreamEvent, Usage};
+use crate::event::{StopKind, StreamEvent, Usage};
 use crate::execute::{Executor, Orphan, OrphanBuffer, TaskEvent, ToolResult, TurnId};
 use crate::provider::Provider;
 use crate::tool::ToolRegistry;
+
+/// The default tool timeout of a turn and of a conversation: 5 minutes. A tool that hangs
+/// fails with a timeout error then, instead of holding its turn forever. Change it with
+/// [`TurnConfig::tool_timeout`], or run without one with [`TurnConfig::no_tool_timeout`].
+pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Settings of one turn.
 #[derive(Debug, Clone)]
@@ -62,14 +67,14 @@ pub const DEFAULT_CONCURRENCY: NonZeroUsize = match NonZeroUsize::new(8) {
 };
 
 impl TurnConfig {
-    /// Defaults: batched dispatch, 8 tools at once, no timeouts, turn 1, a new orphan
-    /// buffer.
+    /// Defaults: batched dispatch, 8 tools at once, a tool timeout of
+    /// [`DEFAULT_TOOL_TIMEOUT`] (5 minutes), no turn timeout, turn 1, a new orphan buffer.
     pub fn new(provider: Provider) -> Self {
         TurnConfig {
             provider,
             policy: DispatchPolicy::Batched,
             concurrency: DEFAULT_CONCURRENCY,
-            tool_timeout: None,
+            tool_timeout: Some(DEFAULT_TOOL_TIMEOUT),
             turn_timeout: None,
             turn: TurnId(1),
             orphans: OrphanBuffer::new(),
@@ -99,12 +104,18 @@ impl TurnConfig {
         self
     }
 
-    /// The timeout of every tool without one of its own (default: none for a bare turn;
-    /// a `Conversation` sets `conversation::DEFAULT_TOOL_TIMEOUT`, 5 minutes, unless its
-    /// config says otherwise). Hard: at the deadline the tool's future is dropped and its
-    /// slot gets a timeout error.
+    /// The timeout of every tool without one of its own (default [`DEFAULT_TOOL_TIMEOUT`],
+    /// 5 minutes). Hard: at the deadline the tool's future is dropped and its slot gets a
+    /// timeout error.
     pub fn tool_timeout(mut self, timeout: Duration) -> Self {
         self.tool_timeout = Some(timeout);
+        self
+    }
+
+    /// No tool timeout: a tool without one of its own may run as long as it likes (and a
+    /// tool that hangs holds its turn until the turn timeout, if any, or forever).
+    pub fn no_tool_timeout(mut self) -> Self {
+        self.tool_timeout = None;
         self
     }
 
@@ -286,10 +297,7 @@ impl TurnEvent {
     /// and everything else: `None`).
     pub fn text(&self) -> Option<&str> {
         match self {
-            TurnEvent::Model(StreamEvent::BlockDelta {
-                delta: Delta::Text(text),
-                ..
-            }) => Some(text),
+            TurnEvent::Model(event) => event.text(),
             _ => None,
         }
     }
@@ -297,6 +305,53 @@ impl TurnEvent {
 
 /// One model turn: model events in, model events, tool calls, progress, ordered results
 /// and the outcome out. See the [module docs](self).
+///
+/// # Example
+///
+/// Two calls of one OpenAI Chat message, the first slower than the second: under eager
+/// dispatch each starts as soon as its arguments are complete, and the results still come
+/// out in the order the model asked for them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use futures_util::StreamExt;
+/// use serde_json::Value;
+/// use toolstream::{ByteStreamExt, DispatchPolicy, Provider, ToolRegistry};
+/// use toolstream::{TurnConfig, TurnEvent, TurnStream};
+///
+/// #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// async fn main() {
+///     let body = concat!(
+///         r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"wait","arguments":"{\"ms\": 300}"}}]}}]}"#, "\n\n",
+///         r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"wait","arguments":"{\"ms\": 10}"}}]}}]}"#, "\n\n",
+///         r#"data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#, "\n\n",
+///         "data: [DONE]\n\n",
+///     );
+///     let events = futures_util::stream::iter([Ok::<_, std::io::Error>(body.as_bytes())])
+///         .stream_events(Provider::OpenAiChat);
+///     let tools = ToolRegistry::new().with_raw_fn("wait", |args: Value| {
+///         Box::pin(async move {
+///             let ms = args["ms"].as_u64().unwrap_or(0);
+///             tokio::time::sleep(Duration::from_millis(ms)).await;
+///             Ok(format!("waited {ms} ms").into())
+///         })
+///     });
+///     let config = TurnConfig::new(Provider::OpenAiChat).policy(DispatchPolicy::Eager);
+///     let mut turn = TurnStream::new(events, Arc::new(tools), config);
+///     let (mut finished, mut results) = (Vec::new(), Vec::new());
+///     while let Some(event) = turn.next().await {
+///         match event.expect("a well-formed stream") {
+///             TurnEvent::Finished { index, .. } => finished.push(index),
+///             TurnEvent::Result(r) => results.push(r.content),
+///             TurnEvent::Outcome(outcome) => assert!(outcome.committed),
+///             _ => {}
+///         }
+///     }
+///     assert_eq!(finished, [1, 0]); // completion order
+///     assert_eq!(results, ["waited 300 ms", "waited 10 ms"]); // request order
+/// }
+/// ```
 ///
 /// # Cancel safety
 ///

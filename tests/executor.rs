@@ -307,7 +307,9 @@ async fn tools_compute_in_parallel_on_a_multi_thread_runtime() {
                 let (tell, hear) = &pipes[i];
                 let _ = tell.lock().unwrap().take().unwrap().send(());
                 let heard = hear.lock().unwrap().recv_timeout(Duration::from_secs(30));
-                heard.map(|()| "met".into()).map_err(|e| e.to_string())
+                heard
+                    .map(|()| "met".into())
+                    .map_err(|e| e.to_string().into())
             })
         });
     }

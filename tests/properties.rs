@@ -258,7 +258,7 @@ proptest! {
                             tokio::time::sleep(Duration::from_millis(ms)).await;
                             Ok(format!("ok {i}").into())
                         }
-                        Fault::Fail => Err(format!("failed {i}")),
+                        Fault::Fail => Err(format!("failed {i}").into()),
                         Fault::Panic => panic!("tool {i} panicked"),
                         Fault::Slow => {
                             tokio::time::sleep(Duration::from_secs(60)).await;

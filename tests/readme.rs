@@ -22,3 +22,25 @@ fn the_readme_program_is_the_quickstart_example() {
     // Nothing hidden: every line is what a user sees.
     assert!(pasted.iter().all(|l| !l.trim_start().starts_with("# ")));
 }
+
+/// The README's Rust blocks are whole programs: no doctest-only `# ` lines that would not
+/// compile when pasted.
+#[test]
+fn no_readme_block_hides_lines() {
+    let readme = include_str!("../README.md");
+    let mut in_rust = false;
+    for (n, line) in readme.lines().enumerate() {
+        if line.starts_with("```") {
+            in_rust = !in_rust && line.starts_with("```rust");
+            continue;
+        }
+        if in_rust {
+            let t = line.trim_start();
+            assert!(
+                !(t == "#" || t.starts_with("# ")),
+                "README.md line {}: a hidden doctest line: {line}",
+                n + 1
+            );
+        }
+    }
+}

@@ -86,7 +86,7 @@ fn tools() -> Arc<ToolRegistry> {
         Box::pin(async move { Ok(v.to_string().into()) })
     }
     fn error(_: Value) -> ToolFuture {
-        Box::pin(async move { Err("the tool failed".to_string()) })
+        Box::pin(async move { Err("the tool failed".into()) })
     }
     fn panic(_: Value) -> ToolFuture {
         Box::pin(async move { panic!("the tool panicked") })

@@ -444,6 +444,36 @@ async fn tool_timeout_puts_a_timeout_error_in_its_slot() {
     assert!(outcome.committed);
 }
 
+/// A bare turn has a default tool timeout (5 minutes): a hanging tool cannot hold it
+/// forever. `no_tool_timeout` turns it off.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_tool_times_out_after_the_default_five_minutes() {
+    let events = || message(&[("hang", "{}")], Some(StopKind::ToolUse));
+    let tools = || ToolRegistry::new().with_raw_fn("hang", sleeper(10 * 24 * 3_600_000));
+    let start = tokio::time::Instant::now();
+    let (_, outcome) = run_turn(
+        instant(events()),
+        tools(),
+        TurnConfig::new(Provider::Anthropic),
+    )
+    .await;
+    assert_eq!(start.elapsed(), toolstream::turn::DEFAULT_TOOL_TIMEOUT);
+    assert_eq!(
+        toolstream::turn::DEFAULT_TOOL_TIMEOUT,
+        Duration::from_secs(300)
+    );
+    assert_eq!(outcome.results[0].error, Some(ToolErrorKind::TimedOut));
+    assert_eq!(outcome.results[0].content, "timed out after 300000 ms");
+
+    let config = TurnConfig::new(Provider::Anthropic).no_tool_timeout();
+    let turn = run_turn(instant(events()), tools(), config);
+    let waited = tokio::time::timeout(Duration::from_secs(3600), turn).await;
+    assert!(
+        waited.is_err(),
+        "without a tool timeout the tool still runs after an hour"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn turn_deadline_answers_every_unfinished_call() {
     let events = message(
@@ -758,9 +788,7 @@ async fn each_failure_is_an_error_result_in_its_slot() {
     let tools = ToolRegistry::new()
         .with_raw_fn("ok", echo())
         .with_raw_fn("boom", |_| Box::pin(async { panic!("kaboom") }))
-        .with_raw_fn("fails", |_| {
-            Box::pin(async { Err("disk full".to_string()) })
-        })
+        .with_raw_fn("fails", |_| Box::pin(async { Err("disk full".into()) }))
         .with_raw_fn("slow", sleeper(60_000))
         .with_options("slow", ToolOptions::new().timeout(Duration::from_secs(1)))
         .with_fn("typed", |_: Typed| async { Ok::<_, String>("never") });

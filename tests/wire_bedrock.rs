@@ -36,7 +36,7 @@ async fn turn(fixture: &str, tools: ToolRegistry, model: Option<&str>) -> TurnOu
 }
 
 fn answer(output: Result<&'static str, &'static str>) -> impl Fn(Value) -> toolstream::ToolFuture {
-    move |_| Box::pin(async move { output.map(Into::into).map_err(str::to_owned) })
+    move |_| Box::pin(async move { output.map(Into::into).map_err(Into::into) })
 }
 
 fn tool(name: &str, output: Result<&'static str, &'static str>) -> ToolRegistry {

@@ -33,6 +33,39 @@ pub use transport::RetryPolicy;
 pub type EventResult = Result<StreamEvent, StreamError<DecodeError, ClientError>>;
 
 /// A streaming client for one provider and model.
+///
+/// It builds each request in the provider's wire format, sends it (retrying what the
+/// provider says may be retried, under connect, idle and total time limits) and yields the
+/// response's unified events as they stream. A [`Conversation`](crate::Conversation) drives
+/// it turn after turn; one request by hand:
+///
+#[cfg_attr(feature = "mock", doc = "```")]
+#[cfg_attr(not(feature = "mock"), doc = "```ignore")]
+/// use std::time::Duration;
+/// use futures_util::StreamExt;
+/// use toolstream::mock::{MockServer, Script};
+/// use toolstream::{ModelClient, Provider, RequestOptions, RetryPolicy};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let server = MockServer::start("127.0.0.1:0".parse()?, Script::new().then_answer("Hi!")).await?;
+///     // `ModelClient::from_env(Provider::OpenAiResponses, "gpt-5")?` reads OPENAI_API_KEY.
+///     let client = ModelClient::new(Provider::OpenAiResponses, "mock-1", "key")?
+///         .base_url(server.base_url())
+///         .system("Be brief.")
+///         .options(RequestOptions::new().max_tokens(200))
+///         .retries(RetryPolicy::new(3))
+///         .idle_timeout(Some(Duration::from_secs(60)));
+///     let history = [client.user_message("Hello")];
+///     let mut events = client.stream(&history, &[]).await?;
+///     let mut text = String::new();
+///     while let Some(event) = events.next().await {
+///         text.extend(event?.text());
+///     }
+///     assert_eq!(text, "Hi!");
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone)]
 pub struct ModelClient {
     http: reqwest::Client,

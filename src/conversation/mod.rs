@@ -44,9 +44,7 @@ pub use message::UserMessage;
 pub use state::ConversationState;
 pub use stream::{ConversationEvent, ConversationStream};
 
-/// The default of [`ConversationConfig::tool_timeout`]: 5 minutes. A tool that hangs fails
-/// with a timeout error then, instead of holding its turn forever.
-pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub use crate::turn::DEFAULT_TOOL_TIMEOUT;
 
 /// How turns run.
 #[derive(Debug, Clone)]
@@ -58,7 +56,6 @@ pub struct ConversationConfig {
     /// The timeout of every tool without one of its own (default
     /// `Some(`[`DEFAULT_TOOL_TIMEOUT`]`)`, 5 minutes; `None`: tools may run forever). Hard:
     /// at the deadline the tool's future is dropped and its call gets a timeout error.
-    /// (A bare [`TurnConfig`](crate::turn::TurnConfig) has none unless given one.)
     pub tool_timeout: Option<Duration>,
     /// Deadline per turn, the request included (default none).
     pub turn_timeout: Option<Duration>,
@@ -171,6 +168,65 @@ impl TurnRecord {
 /// The client carries the model, the system prompt and the request options; the registry
 /// the tools. Both may change between messages ([`set_system`](Self::set_system),
 /// [`set_tools`](Self::set_tools)); the history stays.
+///
+/// # Example
+///
+/// Two messages, the second in a conversation restored from the first one's saved state
+/// (here against the bundled mock provider; for a real one, make the client with
+/// [`ModelClient::from_env`]):
+///
+#[cfg_attr(feature = "mock", doc = "```")]
+#[cfg_attr(not(feature = "mock"), doc = "```ignore")]
+/// use futures_util::StreamExt;
+/// use schemars::JsonSchema;
+/// use serde::Deserialize;
+/// use serde_json::json;
+/// use toolstream::mock::{MockServer, Script};
+/// use toolstream::{Conversation, ConversationConfig, ModelClient, Provider, ToolRegistry};
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// struct Order {
+///     /// The order number.
+///     id: u32,
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let script = Script::new()
+///         .then_calls("", [("order_status", json!({"id": 42}))])
+///         .then_answer("Order 42 shipped yesterday.")
+///         .then_answer("You're welcome.");
+///     let server = MockServer::start("127.0.0.1:0".parse()?, script).await?;
+///     let client = ModelClient::new(Provider::Anthropic, "mock-1", "key")?
+///         .base_url(server.base_url());
+///     let tools = || {
+///         ToolRegistry::new().tool("order_status", "Where an order is", |o: Order| async move {
+///             Ok::<_, String>(format!("order {} shipped on 3 December", o.id))
+///         })
+///     };
+///
+///     let mut conversation = Conversation::new(client.clone(), tools(), ConversationConfig::default());
+///     let mut answer = String::new();
+///     let mut events = conversation.stream("Where is order 42?");
+///     while let Some(event) = events.next().await {
+///         let event = event?;
+///         if let Some(result) = event.result() {
+///             assert_eq!(result.content, "order 42 shipped on 3 December");
+///         }
+///         answer.extend(event.text());
+///     }
+///     drop(events);
+///     assert_eq!(answer, "Order 42 shipped yesterday.");
+///
+///     // Save the state (history, turn ids, usage) as JSON, and carry on from it later.
+///     let saved = serde_json::to_string(&conversation.state())?;
+///     let state = serde_json::from_str(&saved)?;
+///     let mut later = Conversation::restore(client, tools(), ConversationConfig::default(), state)?;
+///     let records = later.send("Thanks!", |_| {}).await?;
+///     assert_eq!(records.len(), 1);
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Conversation {
     client: ModelClient,
@@ -277,10 +333,10 @@ impl Conversation {
     /// [`ConversationStream`] does).
     pub async fn send(
         &mut self,
-        text: &str,
+        message: impl Into<UserMessage>,
         mut on_event: impl FnMut(&TurnEvent),
     ) -> Result<Vec<TurnRecord>, ConversationError> {
-        let mut stream = self.stream(text);
+        let mut stream = self.stream(message);
         let mut records = Vec::new();
         while let Some(event) = stream.next().await {
             match event? {

@@ -121,10 +121,11 @@ mod turn_number {
 }
 
 /// Orphans as plain data: `{"turn", "index", "id", "name", "output"}`, the output
-/// `{"text": ...}`, `{"parts": [...]}` or `{"error": ...}`.
+/// `{"text": ...}`, `{"parts": [...]}`, `{"error": ...}` or `{"invalid_arguments": ...}`.
 mod saved_orphans {
     use super::*;
-    use crate::tool::{ContentPart, ToolContent};
+    use crate::execute::ToolErrorKind;
+    use crate::tool::{ContentPart, ToolContent, ToolError};
 
     #[derive(Serialize, Deserialize)]
     struct SavedOrphan {
@@ -141,6 +142,8 @@ mod saved_orphans {
         Text(String),
         Parts(Vec<SavedPart>),
         Error(String),
+        /// A tool's [`ToolError::invalid_arguments`].
+        InvalidArguments(String),
     }
 
     #[derive(Serialize, Deserialize)]
@@ -167,7 +170,10 @@ mod saved_orphans {
                     Ok(ToolContent::Parts(parts)) => {
                         SavedOutput::Parts(parts.iter().map(save_part).collect())
                     }
-                    Err(e) => SavedOutput::Error(e.clone()),
+                    Err(e) if e.kind() == ToolErrorKind::InvalidArguments => {
+                        SavedOutput::InvalidArguments(e.message().to_owned())
+                    }
+                    Err(e) => SavedOutput::Error(e.message().to_owned()),
                 },
             })
             .collect();
@@ -190,7 +196,8 @@ mod saved_orphans {
                     SavedOutput::Parts(parts) => Ok(ToolContent::Parts(
                         parts.into_iter().map(restore_part).collect(),
                     )),
-                    SavedOutput::Error(e) => Err(e),
+                    SavedOutput::Error(e) => Err(ToolError::failed(e)),
+                    SavedOutput::InvalidArguments(e) => Err(ToolError::invalid_arguments(e)),
                 },
             })
             .collect())

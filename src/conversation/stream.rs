@@ -272,9 +272,10 @@ impl<'a> ConversationStream<'a> {
             .orphans(c.orphans.clone())
             .limits(c.config.limits)
             .model(c.client.model());
-        if let Some(t) = c.config.tool_timeout {
-            config = config.tool_timeout(t);
-        }
+        config = match c.config.tool_timeout {
+            Some(t) => config.tool_timeout(t),
+            None => config.no_tool_timeout(),
+        };
         if let Some(t) = c.config.turn_timeout {
             config = config.turn_timeout(t);
         }

@@ -222,6 +222,44 @@ struct AppState {
 }
 
 /// A running mock server. Dropping it shuts the server down.
+///
+/// It speaks every provider's protocol on one loopback port (Anthropic Messages, OpenAI
+/// Chat and Responses, Gemini, Bedrock Converse), plays its [`Script`], checks what each
+/// request sends back (tool results for every call, reasoning state, the order of
+/// results), emulates the provider's prompt cache and injects the faults the script names.
+/// Any client works against it: a [`ModelClient`](crate::ModelClient), the official SDKs
+/// (`toolstream serve` is the same server on the command line), or plain HTTP.
+///
+#[cfg_attr(feature = "client", doc = "```")]
+#[cfg_attr(not(feature = "client"), doc = "```ignore")]
+/// use serde_json::json;
+/// use toolstream::mock::{Fault, FaultKind, MockServer, Script};
+/// use toolstream::{Conversation, ConversationConfig, ModelClient, Provider, RetryPolicy, ToolRegistry};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let mut script = Script::new()
+///         .then_calls("", [("ping", json!({}))])
+///         .then_answer("pong");
+///     // The first request is refused with a 429 that says to retry in 0 seconds.
+///     script.faults.push(Fault::new(FaultKind::RateLimit { retry_after: Some(0), retry_after_ms: None }).on_request(1));
+///     let server = MockServer::start("127.0.0.1:0".parse()?, script).await?;
+///
+///     let client = ModelClient::new(Provider::Gemini, "mock-1", "key")?
+///         .base_url(server.base_url())
+///         .retries(RetryPolicy::new(1));
+///     let tools = ToolRegistry::new().with_raw_fn("ping", |_| Box::pin(async { Ok("ok".into()) }));
+///     let mut conversation = Conversation::new(client, tools, ConversationConfig::default());
+///     conversation.send("ping?", |_| {}).await?;
+///
+///     let stats = server.stats();
+///     // Two turns served (the call, then the answer) and one 429 refused on the way.
+///     assert_eq!((stats.requests, stats.faults), (2, 1));
+///     assert_eq!((stats.order_violations, stats.rejected), (0, 0));
+///     server.shutdown().await;
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug)]
 pub struct MockServer {
     served: Served,

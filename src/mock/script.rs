@@ -114,7 +114,69 @@ pub struct ScriptCall {
     pub input: Box<RawValue>,
 }
 
+impl Default for Script {
+    fn default() -> Self {
+        Script::new()
+    }
+}
+
 impl Script {
+    /// An empty script with the defaults (model `mock-1`, 12 characters per piece, 15 ms
+    /// between events); add its turns with [`then_calls`](Self::then_calls) and
+    /// [`then_answer`](Self::then_answer).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use toolstream::mock::Script;
+    ///
+    /// let script = Script::new()
+    ///     .then_calls("Let me check.", [("get_weather", json!({"city": "Paris"}))])
+    ///     .then_answer("Sunny in Paris.");
+    /// assert_eq!(script.turns.len(), 2);
+    /// ```
+    pub fn new() -> Script {
+        Script {
+            model: default_model(),
+            chunk_chars: default_chunk_chars(),
+            chunk_delay_ms: default_delay(),
+            turns: Vec::new(),
+            reasoning: None,
+            cache_minimums: false,
+            faults: Vec::new(),
+        }
+    }
+
+    /// Adds a turn that streams `text`, then calls the tools `calls` (name, arguments), in
+    /// this order.
+    pub fn then_calls<N: Into<String>>(
+        mut self,
+        text: impl Into<String>,
+        calls: impl IntoIterator<Item = (N, serde_json::Value)>,
+    ) -> Script {
+        let tool_calls = calls
+            .into_iter()
+            .map(|(name, input)| ScriptCall {
+                name: name.into(),
+                input: serde_json::value::to_raw_value(&input)
+                    .expect("a serde_json::Value always serializes"),
+            })
+            .collect();
+        self.turns.push(ScriptTurn {
+            text: text.into(),
+            tool_calls,
+        });
+        self
+    }
+
+    /// Adds a turn that answers with `text` and calls no tool (it ends the conversation).
+    pub fn then_answer(mut self, text: impl Into<String>) -> Script {
+        self.turns.push(ScriptTurn {
+            text: text.into(),
+            tool_calls: Vec::new(),
+        });
+        self
+    }
+
     /// The script `toolstream serve` and `toolstream demo` play by default: a weather
     /// question answered with three tools of different durations, then a follow-up call,
     /// then the answer.

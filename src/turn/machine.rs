@@ -273,14 +273,15 @@ impl Machine<'_> {
             // SPEC §6: "a tool result is never empty (an empty error is replaced by a
             // message naming the failure)"; Anthropic refuses an empty error result and
             // Bedrock blank text.
-            Outcome::Output(Err(message)) if message.trim().is_empty() => (
-                Some(ToolErrorKind::Failed),
+            Outcome::Output(Err(e)) if e.message().trim().is_empty() => (
+                Some(e.kind()),
                 format!(
                     "the tool `{}` failed without a message",
                     self.assembler.message().tool_calls[index].name
                 ),
             ),
-            Outcome::Output(Err(message)) => (Some(ToolErrorKind::Failed), message),
+            // The tool says which: its own failure, or arguments it refused.
+            Outcome::Output(Err(e)) => (Some(e.kind()), e.into_message()),
             Outcome::TimedOut(limit) => (
                 Some(ToolErrorKind::TimedOut),
                 format!("timed out after {} ms", limit.as_millis()),

@@ -12,16 +12,18 @@ use std::time::Duration;
 
 mod bench;
 mod demo;
+mod mcp_server;
 mod proxy;
 mod run;
 mod serve;
+mod tool_definitions;
 
 use std::num::NonZeroUsize;
 
 use clap::{Parser, Subcommand};
 use toolstream::report::{sse_event_json, stream_event_json, turn_json};
 use toolstream::{
-    Assembler, DispatchPolicy, ProviderChoice, SseDecoder, StreamDecoder, StreamEvent,
+    Assembler, DispatchPolicy, McpServer, ProviderChoice, SseDecoder, StreamDecoder, StreamEvent,
 };
 
 #[derive(Parser)]
@@ -64,6 +66,10 @@ enum Command {
         /// Also write a timeline chart (SVG) to this file.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// Serve the tools from the bundled MCP server (a child process on stdio) and
+        /// compare per-tool dispatch, driven by the tools' annotations, with batched.
+        #[arg(long)]
+        mcp: bool,
     },
     /// Parse-and-assemble throughput beside eventsource-stream + serde_json::Value and a
     /// typed serde_json parse of the payloads, measured in the same run.
@@ -120,7 +126,7 @@ enum Command {
         addr: std::net::SocketAddr,
     },
     /// Send one message to a real provider (API key from its usual environment variable)
-    /// with the demo's simulated tools, printing text as it streams.
+    /// with the demo's simulated tools or MCP servers' tools, printing text as it streams.
     Chat {
         /// anthropic, openai-chat, openai-responses, gemini or bedrock.
         #[arg(long)]
@@ -131,9 +137,11 @@ enum Command {
         /// Send requests here instead (a proxy, a compatible server, `toolstream serve`).
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
-        /// batched, eager or per-tool.
+        /// batched, eager or per-tool (MCP tools annotated read-only start early).
         #[arg(long, default_value = "eager")]
         dispatch: DispatchPolicy,
+        #[command(flatten)]
+        mcp: McpArgs,
         /// Prompt-cache breakpoints for Anthropic and Bedrock: off, 5m or 1h.
         #[arg(long, default_value = "5m")]
         cache: toolstream::PromptCaching,
@@ -181,7 +189,9 @@ enum Command {
         /// The message.
         message: String,
     },
-    /// Replay a stream, run simulated tools, print tool events and the next message.
+    /// Replay a stream, run simulated tools (or with --mcp, MCP servers' tools: one they do
+    /// not offer is unknown; under --dispatch per-tool, those annotated read-only start
+    /// early), print tool events and the next message.
     Run {
         /// anthropic, openai-chat, openai-responses, gemini, bedrock or auto.
         #[arg(long, default_value = "auto")]
@@ -204,12 +214,102 @@ enum Command {
         #[arg(long, value_name = "MS")]
         pace: Option<u64>,
         /// NAME=BEHAVIOUR: echo, sleep:MS, fail:MESSAGE, panic or hang (repeatable).
-        #[arg(long = "tool", value_name = "NAME=BEHAVIOUR")]
+        #[arg(long = "tool", value_name = "NAME=BEHAVIOUR", conflicts_with = "mcp")]
         tools: Vec<run::ToolSpec>,
         /// Tools not named with --tool are unknown (an error result) instead of echo.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "mcp")]
         only_listed: bool,
+        // With --mcp, the servers' tools replace the simulated ones.
+        #[command(flatten)]
+        mcp: McpArgs,
     },
+    /// Print the tool definitions a request to the provider carries, as one JSON array:
+    /// the tools of the MCP servers, or the demo's.
+    Tools {
+        /// anthropic, openai-chat, openai-responses, gemini or bedrock.
+        #[arg(long)]
+        provider: toolstream::Provider,
+        #[command(flatten)]
+        mcp: McpArgs,
+        /// The model the request is for (Bedrock: whether the tools end with a cache
+        /// point); as `chat` by default.
+        #[arg(long)]
+        model: Option<String>,
+        /// Prompt-cache breakpoints for Anthropic and Bedrock: off, 5m or 1h (as `chat`).
+        #[arg(long, default_value = "5m")]
+        cache: toolstream::PromptCaching,
+    },
+    /// The demo's tools served over MCP on standard input and output (what `demo --mcp`
+    /// spawns).
+    #[command(hide = true)]
+    McpDemoServer,
+}
+
+/// The MCP servers whose tools `run`, `chat` and `tools` use.
+#[derive(clap::Args)]
+struct McpArgs {
+    /// The tools of the MCP server this command line starts (stdio), instead of the
+    /// demo's or simulated ones (repeatable). Split like a shell does: quotes and
+    /// backslashes, no variables or globs. An http(s):// URL reaches a streamable HTTP
+    /// server.
+    #[arg(long = "mcp", value_name = "COMMAND", value_parser = parse_mcp)]
+    mcp: Vec<McpServer>,
+    /// Seconds each MCP server may take to start, answer the handshake and list its tools
+    /// (default 30).
+    #[arg(long, value_name = "SECS", value_parser = at_least_one, requires = "mcp")]
+    mcp_timeout: Option<NonZeroUsize>,
+}
+
+impl McpArgs {
+    /// The servers, with the connect timeout given.
+    fn servers(&self) -> Vec<McpServer> {
+        let timeout = self
+            .mcp_timeout
+            .map(|s| Duration::from_secs(s.get() as u64));
+        self.mcp
+            .iter()
+            .map(|server| match timeout {
+                Some(t) => server.clone().connect_timeout(t),
+                None => server.clone(),
+            })
+            .collect()
+    }
+}
+
+/// `--mcp COMMAND`: a command line split like a shell does, or an http(s):// URL.
+fn parse_mcp(s: &str) -> Result<McpServer, String> {
+    McpServer::parse(s).map_err(|e| reason(&e))
+}
+
+/// An error and its sources on one line (`a: b: c`), each source once: a reason for
+/// standard error.
+fn reason(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        source = s.source();
+    }
+    let parts: Vec<&str> = line
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    parts.join("; ")
+}
+
+/// The model `chat` and `tools` use when none is given.
+fn default_model(provider: toolstream::Provider) -> String {
+    match provider {
+        toolstream::Provider::Anthropic => "claude-sonnet-4-5",
+        toolstream::Provider::Gemini => "gemini-2.5-flash",
+        toolstream::Provider::Bedrock => "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        _ => "gpt-4.1-mini",
+    }
+    .to_owned()
 }
 
 /// A count that must be at least 1 (a `NonZeroUsize`), with a message that says so rather
@@ -540,13 +640,23 @@ fn read_events(provider: ProviderChoice, path: &PathBuf) -> Result<Decoded, Fail
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::McpDemoServer = cli.command {
+        // Standard output is the protocol's: not locked or written here.
+        return match mcp_server::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("toolstream mcp-demo-server: {reason}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = match &cli.command {
         Command::Sse { file } => run_sse(file, &mut out),
         Command::Events { provider, file } => run_events(*provider, file, &mut out),
         Command::Turn { provider, file } => run_turn(*provider, file, &mut out),
-        Command::Demo { svg } => demo::demo(svg.as_deref()).map_err(Failure::Input),
+        Command::Demo { svg, mcp } => demo::demo(svg.as_deref(), *mcp).map_err(Failure::Input),
         Command::Bench {
             provider,
             json,
@@ -573,6 +683,7 @@ fn main() -> ExitCode {
             model,
             base_url,
             dispatch,
+            mcp,
             cache,
             max_tokens,
             temperature,
@@ -628,17 +739,16 @@ fn main() -> ExitCode {
                     .error(clap::error::ErrorKind::ValueValidation, e)
                     .exit();
             }
-            let model = model.clone().unwrap_or_else(|| {
-                match provider {
-                    toolstream::Provider::Anthropic => "claude-sonnet-4-5",
-                    toolstream::Provider::Gemini => "gemini-2.5-flash",
-                    toolstream::Provider::Bedrock => "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                    _ => "gpt-4.1-mini",
-                }
-                .to_owned()
-            });
+            let model = model.clone().unwrap_or_else(|| default_model(*provider));
             serve::chat(
-                *provider, &model, message, *dispatch, *cache, options, network,
+                *provider,
+                &model,
+                message,
+                *dispatch,
+                *cache,
+                options,
+                network,
+                &mcp.servers(),
             )
             .map_err(Failure::Input)
         }
@@ -652,6 +762,7 @@ fn main() -> ExitCode {
             pace,
             tools,
             only_listed,
+            mcp,
         } => read_events(*provider, file).and_then(|decoded| {
             let options = run::RunOptions {
                 provider: decoded.provider,
@@ -662,13 +773,24 @@ fn main() -> ExitCode {
                 pace: *pace,
                 tools: tools.clone(),
                 only_listed: *only_listed,
+                mcp: mcp.servers(),
             };
-            let unusable = run::run(decoded.events, options, &mut out).map_err(Failure::Output)?;
+            let unusable = run::run(decoded.events, options, &mut out)?;
             match decoded.error.or(unusable) {
                 Some(reason) => Err(Failure::Input(reason)),
                 None => Ok(()),
             }
         }),
+        Command::Tools {
+            provider,
+            mcp,
+            model,
+            cache,
+        } => {
+            let model = model.clone().unwrap_or_else(|| default_model(*provider));
+            tool_definitions::print(*provider, &model, *cache, &mcp.servers(), &mut out)
+        }
+        Command::McpDemoServer => unreachable!("served above"),
     };
     let flushed = out.flush();
     match result.and(flushed.map_err(Failure::Output)) {

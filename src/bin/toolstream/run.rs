@@ -1,5 +1,6 @@
 //! `toolstream run`: replays a recorded stream (optionally paced), runs simulated tools
-//! through a real turn stream, and prints what happens as JSON lines.
+//! (or the tools of MCP servers, `--mcp`) through a real turn stream, and prints what
+//! happens as JSON lines.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -11,9 +12,11 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use toolstream::{
-    DispatchPolicy, Provider, StopKind, StreamEvent, ToolRegistry, TurnConfig, TurnEvent,
-    TurnStream,
+    DispatchPolicy, McpServer, McpTools, Provider, StopKind, StreamEvent, ToolRegistry, TurnConfig,
+    TurnEvent, TurnStream,
 };
+
+use crate::Failure;
 
 /// What a simulated tool does (`--tool NAME=BEHAVIOUR`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +96,7 @@ fn register(tools: ToolRegistry, name: &str, behaviour: Behaviour) -> ToolRegist
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     Ok(input.to_string().into())
                 }
-                Behaviour::Fail(message) => Err(message),
+                Behaviour::Fail(message) => Err(message.into()),
                 Behaviour::Panic => std::panic::panic_any(SIMULATED_PANIC),
                 Behaviour::Hang => std::future::pending().await,
             }
@@ -111,27 +114,20 @@ pub struct RunOptions {
     pub pace: Option<u64>,
     pub tools: Vec<ToolSpec>,
     pub only_listed: bool,
+    /// MCP servers whose tools replace the simulated ones (SPEC §7, `--mcp`).
+    pub mcp: Vec<McpServer>,
 }
 
-/// Runs the turn over `events` and prints one JSON object per line to `out`. Returns why
-/// the input could not be used, when it could not (SPEC §7: the stream did not assemble,
-/// a limit was exceeded, or it ended before the message did); a turn that simply ends
-/// without tool use is not such a case.
-pub fn run(
-    events: Vec<StreamEvent>,
-    options: RunOptions,
-    out: &mut impl Write,
-) -> std::io::Result<Option<String>> {
-    quiet_simulated_panics();
-    let unusable = unusable(&events);
+/// The simulated tools: those named with `--tool`, and unless `--only-listed`, every other
+/// tool the model calls in `events`, as `echo`.
+fn simulated(events: &[StreamEvent], options: &RunOptions) -> ToolRegistry {
     let mut tools = ToolRegistry::new();
     let listed: BTreeSet<&str> = options.tools.iter().map(|t| t.name.as_str()).collect();
     for spec in &options.tools {
         tools = register(tools, &spec.name, spec.behaviour.clone());
     }
     if !options.only_listed {
-        // Every other tool the model calls answers as `echo`.
-        for e in &events {
+        for e in events {
             if let StreamEvent::BlockStart {
                 block: toolstream::Block::ToolUse { name, .. },
                 ..
@@ -143,6 +139,40 @@ pub fn run(
             }
         }
     }
+    tools
+}
+
+/// Runs the turn over `events` and prints one JSON object per line to `out`. Returns why
+/// the input could not be used, when it could not (SPEC §7: the stream did not assemble,
+/// a limit was exceeded, or it ended before the message did); a turn that simply ends
+/// without tool use is not such a case.
+///
+/// With MCP servers, their tools are the only ones: a tool they do not offer is unknown,
+/// and under per-tool dispatch their annotations say which start early. The servers are
+/// connected before the clock starts, and ended after the turn.
+///
+/// # Errors
+///
+/// An MCP server that cannot be started or listed (the reason names it), or output that
+/// cannot be written.
+pub fn run(
+    events: Vec<StreamEvent>,
+    options: RunOptions,
+    out: &mut impl Write,
+) -> Result<Option<String>, Failure> {
+    quiet_simulated_panics();
+    let unusable = unusable(&events);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (tools, mcp) = if options.mcp.is_empty() {
+        (simulated(&events, &options), None)
+    } else {
+        let mcp = runtime
+            .block_on(McpTools::connect(options.mcp.clone()))
+            .map_err(|e| Failure::Input(crate::reason(&e)))?;
+        (mcp.registry(), Some(mcp))
+    };
     let mut config = TurnConfig::new(options.provider)
         .policy(options.dispatch)
         .concurrency(options.concurrency);
@@ -153,9 +183,6 @@ pub fn run(
         config = config.turn_timeout(Duration::from_millis(ms));
     }
     let pace = options.pace.map(Duration::from_millis);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()?;
     runtime.block_on(async move {
         let start = Instant::now();
         let input = futures_util::stream::iter(events).then(move |e| async move {
@@ -293,7 +320,10 @@ pub fn run(
                 out.flush()?;
             }
         }
-        Ok(unusable)
+        if let Some(mcp) = mcp {
+            mcp.shutdown().await;
+        }
+        Ok::<_, Failure>(unusable)
     })
 }
 

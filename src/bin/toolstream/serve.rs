@@ -1,5 +1,6 @@
 //! `toolstream serve` and `toolstream chat`: the mock provider server on a loopback port,
-//! and one message to a real (or mock) provider with the demo's simulated tools.
+//! and one message to a real (or mock) provider with the demo's simulated tools or the
+//! tools of MCP servers.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -8,8 +9,8 @@ use std::time::Duration;
 
 use toolstream::mock::{Fault, MockServer, Script};
 use toolstream::{
-    Conversation, ConversationConfig, Delta, DispatchPolicy, ModelClient, PromptCaching, Provider,
-    StreamEvent, TurnEvent,
+    Conversation, ConversationConfig, Delta, DispatchPolicy, McpServer, McpTools, ModelClient,
+    PromptCaching, Provider, StreamEvent, TurnEvent,
 };
 
 use crate::demo::{demo_tools, usage_line};
@@ -62,8 +63,10 @@ pub struct Network {
     pub timeout: Option<Duration>,
 }
 
-/// `toolstream chat`: one message to a provider, with the demo's simulated tools and the
-/// request `options`; prints the model's text as it streams and each tool call.
+/// `toolstream chat`: one message to a provider, with the demo's simulated tools (or the
+/// tools of the MCP servers `mcp`) and the request `options`; prints the model's text as
+/// it streams and each tool call.
+#[allow(clippy::too_many_arguments)]
 pub fn chat(
     provider: Provider,
     model: &str,
@@ -72,6 +75,7 @@ pub fn chat(
     caching: PromptCaching,
     options: toolstream::RequestOptions,
     network: Network,
+    mcp: &[McpServer],
 ) -> Result<(), String> {
     let mut client = ModelClient::from_env(provider, model)
         .map_err(|e| e.to_string())?
@@ -93,9 +97,24 @@ pub fn chat(
             tool_timeout: Some(Duration::from_secs(30)),
             ..ConversationConfig::default()
         };
-        let mut conversation = Conversation::new(client, demo_tools(), config);
+        let served = if mcp.is_empty() {
+            None
+        } else {
+            let tools = McpTools::connect(mcp.to_vec())
+                .await
+                .map_err(|e| crate::reason(&e))?;
+            let names: Vec<String> = tools.tools().into_iter().map(|t| t.name).collect();
+            eprintln!(
+                "toolstream chat: {} tools from MCP: {}",
+                names.len(),
+                names.join(", ")
+            );
+            Some(tools)
+        };
+        let tools = served.as_ref().map_or_else(demo_tools, McpTools::registry);
+        let mut conversation = Conversation::new(client, tools, config);
         let mut out = std::io::stdout();
-        conversation
+        let sent = conversation
             .send(message, |e| match e {
                 TurnEvent::Model(StreamEvent::BlockDelta {
                     delta: Delta::Text(t),
@@ -113,7 +132,11 @@ pub fn chat(
                 _ => {}
             })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string());
+        if let Some(tools) = served {
+            tools.shutdown().await;
+        }
+        sent?;
         eprintln!("{}", usage_line(&conversation.usage()));
         Ok(())
     })

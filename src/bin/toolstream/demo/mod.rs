@@ -1,6 +1,10 @@
 //! `toolstream demo`: the mock provider server and a multi-turn conversation over real
 //! loopback HTTP in eager and batched mode, with a summary and a timeline chart.
 //!
+//! `toolstream demo --mcp` runs the same conversation with the tools served by the bundled
+//! MCP server (`toolstream mcp-demo-server`, a child process on stdio) and compares
+//! per-tool dispatch, where the tools' annotations decide which start early, with batched.
+//!
 //! On a terminal the model's text streams and stays; only the live argument preview is
 //! redrawn in place, cut to the terminal's width ([`terminal`]). Piped, every line is
 //! whole and nothing is redrawn. The chart is drawn by [`svg`].
@@ -12,89 +16,25 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use toolstream::mock::{MockServer, MockStats, Script};
 use toolstream::{
-    ArgumentPreview, Block, Conversation, ConversationConfig, Delta, DispatchPolicy, ModelClient,
-    Provider, StreamEvent, ToolRegistry, TurnEvent, TurnRecord, Usage,
+    ArgumentPreview, Block, Conversation, ConversationConfig, Delta, DispatchPolicy, McpServer,
+    McpToolInfo, McpTools, ModelClient, Provider, StreamEvent, ToolRegistry, TurnEvent, TurnRecord,
+    Usage,
 };
 
 mod svg;
 mod terminal;
+pub mod tools;
 
 use terminal::{Mode, Screen};
 
 pub const QUESTION: &str =
     "What's the weather in Paris and Tokyo right now, and do I need an umbrella in Tokyo tonight?";
 
-#[derive(Deserialize)]
-struct City {
-    city: String,
-}
-
-/// Simulated tools with different durations, so that overlap shows.
+/// The demo's simulated tools, run in process (see [`tools`]).
 pub fn demo_tools() -> ToolRegistry {
-    let object = |props: serde_json::Value, required: &[&str]| serde_json::json!({"type": "object", "properties": props, "required": required});
-    ToolRegistry::new()
-        .with_fn("get_weather", |a: City| async move {
-            let (ms, report) = match a.city.as_str() {
-                "Paris" => (450, "sunny, 21°C"),
-                "Tokyo" => (900, "light rain, 17°C"),
-                _ => (350, "dry, 19°C"),
-            };
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok::<_, String>(format!("{}: {report}", a.city))
-        })
-        .with_definition(
-            "get_weather",
-            "Current weather for a city",
-            object(
-                serde_json::json!({"city": {"type": "string"}, "unit": {"type": "string"}}),
-                &["city"],
-            ),
-        )
-        .with_raw_fn("get_time", |_| {
-            Box::pin(async {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                Ok("20:41 local time".into())
-            })
-        })
-        .with_definition(
-            "get_time",
-            "Local time in a timezone",
-            object(
-                serde_json::json!({"timezone": {"type": "string"}}),
-                &["timezone"],
-            ),
-        )
-        .with_raw_fn("search", |_| {
-            Box::pin(async {
-                tokio::time::sleep(Duration::from_millis(700)).await;
-                Ok("Light rain: a compact umbrella is enough.".into())
-            })
-        })
-        .with_definition(
-            "search",
-            "Web search",
-            object(
-                serde_json::json!({"query": {"type": "string"}, "limit": {"type": "integer"}}),
-                &["query"],
-            ),
-        )
-        .with_raw_fn("get_forecast", |_| {
-            Box::pin(async {
-                tokio::time::sleep(Duration::from_millis(600)).await;
-                Ok("Tomorrow: rain easing by 9am, 19°C.".into())
-            })
-        })
-        .with_definition(
-            "get_forecast",
-            "Forecast for the coming days",
-            object(
-                serde_json::json!({"city": {"type": "string"}, "days": {"type": "integer"}}),
-                &["city"],
-            ),
-        )
+    tools::registry()
 }
 
 /// When one call's events arrived, in ms from the start of its mode's conversation.
@@ -316,6 +256,7 @@ impl Live {
 async fn run_mode(
     server: &MockServer,
     policy: DispatchPolicy,
+    tools: ToolRegistry,
     mode: Mode,
 ) -> Result<ModeRun, String> {
     let client = ModelClient::new(Provider::Anthropic, "mock-1", "demo-key")
@@ -327,7 +268,7 @@ async fn run_mode(
         tool_timeout: Some(Duration::from_secs(5)),
         ..ConversationConfig::default()
     };
-    let mut conversation = Conversation::new(client, demo_tools(), config);
+    let mut conversation = Conversation::new(client, tools, config);
     let live = Arc::new(Mutex::new(Live::new(mode)));
     let l = live.clone();
     let sent = conversation
@@ -367,20 +308,22 @@ fn total(run: &ModeRun) -> i64 {
     run.records.last().map_or(0, |r| whole_ms(r.ended))
 }
 
-/// What eager dispatch saved over batched, in whole milliseconds.
+/// What starting tools early saved over batched dispatch, in whole milliseconds.
 struct Savings {
-    eager: i64,
+    /// The policy that starts tools early: eager, or per-tool (with `--mcp`).
+    early: DispatchPolicy,
+    early_ms: i64,
     batched: i64,
-    /// Per turn that ran tools: batched latency − eager latency.
+    /// Per turn that ran tools: batched latency − early latency.
     turns: Vec<(u64, i64)>,
 }
 
 impl Savings {
-    /// From an eager and a batched run, when both are there.
+    /// From a batched run and one that starts tools early, when both are there.
     fn of(runs: &[ModeRun]) -> Option<Savings> {
-        let run = |p| runs.iter().find(|r| r.policy == p);
-        let (eager, batched) = (run(DispatchPolicy::Eager)?, run(DispatchPolicy::Batched)?);
-        let turns = eager
+        let early = runs.iter().find(|r| r.policy != DispatchPolicy::Batched)?;
+        let batched = runs.iter().find(|r| r.policy == DispatchPolicy::Batched)?;
+        let turns = early
             .records
             .iter()
             .zip(&batched.records)
@@ -388,23 +331,25 @@ impl Savings {
             .map(|(e, b)| (e.outcome.turn.0, latency(b) - latency(e)))
             .collect();
         Some(Savings {
-            eager: total(eager),
+            early: early.policy,
+            early_ms: total(early),
             batched: total(batched),
             turns,
         })
     }
 
     fn total(&self) -> i64 {
-        self.batched - self.eager
+        self.batched - self.early_ms
     }
 
     /// `time eager saved: 432 ms = batched 3279 ms − eager 2847 ms (turn 1: 241 ms, …)`.
     fn describe(&self) -> String {
+        let early = self.early;
         let mut s = format!(
-            "time eager saved: {} ms = batched {} ms − eager {} ms",
+            "time {early} saved: {} ms = batched {} ms − {early} {} ms",
             self.total(),
             self.batched,
-            self.eager
+            self.early_ms
         );
         if !self.turns.is_empty() {
             let turns: Vec<String> = self
@@ -418,8 +363,48 @@ impl Savings {
     }
 }
 
-/// Runs the demo. Returns an error line on failure.
-pub fn demo(svg_path: Option<&Path>) -> Result<(), String> {
+/// The label of the bundled MCP server (`demo --mcp`).
+const DEMO_SERVER: &str = "toolstream-demo";
+
+/// Starts the bundled MCP server: this program's hidden `mcp-demo-server` command, a child
+/// process spoken to over its standard input and output (no network), and lists its tools.
+async fn connect_demo_server() -> Result<McpTools, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find this program to start its MCP server: {e}"))?;
+    let server = McpServer::stdio(DEMO_SERVER, exe).arg("mcp-demo-server");
+    McpTools::connect([server])
+        .await
+        .map_err(|e| crate::reason(&e))
+}
+
+/// What a tool's annotations say it does, in a few words. MCP's defaults: a tool is not
+/// read-only, and one that is not read-only may be destructive.
+fn hints(tool: &McpToolInfo) -> &'static str {
+    match (tool.read_only, tool.destructive, tool.open_world) {
+        (Some(true), _, Some(true)) => "read-only, open world",
+        (Some(true), _, _) => "read-only",
+        (_, Some(false), _) => "writes (additive)",
+        _ => "destructive",
+    }
+}
+
+/// Where the tools come from, one line per tool with what per-tool dispatch makes of it.
+fn print_origins(tools: &McpTools) {
+    let listed = tools.tools();
+    println!(
+        "tools: {} from the MCP server `{DEMO_SERVER}` (`toolstream mcp-demo-server`, a child process on stdio, written with rmcp); per-tool dispatch starts the read-only ones early:",
+        listed.len()
+    );
+    for t in &listed {
+        let when = if t.eager { "eager" } else { "batched" };
+        println!("  {:<16}{:<24}{when}", t.name, hints(t));
+    }
+}
+
+/// Runs the demo; with `mcp`, its tools are served by the bundled MCP server and the
+/// dispatch that starts tools early is per-tool, from their annotations. Returns an error
+/// line on failure.
+pub fn demo(svg_path: Option<&Path>, mcp: bool) -> Result<(), String> {
     let mode = Mode::detect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -434,20 +419,46 @@ pub fn demo(svg_path: Option<&Path>) -> Result<(), String> {
             "toolstream demo: a mock provider (Anthropic wire format) on {}, real HTTP, no network, no API key",
             server.base_url()
         );
+        let served = if mcp {
+            let tools = connect_demo_server().await?;
+            print_origins(&tools);
+            Some(tools)
+        } else {
+            None
+        };
         println!("question: {QUESTION}");
+        let early = if mcp {
+            DispatchPolicy::PerTool
+        } else {
+            DispatchPolicy::Eager
+        };
         let mut runs = Vec::new();
-        for policy in [DispatchPolicy::Eager, DispatchPolicy::Batched] {
+        for policy in [early, DispatchPolicy::Batched] {
             println!();
             println!("== {policy} dispatch ==");
-            runs.push(run_mode(&server, policy, mode).await?);
+            let tools = served.as_ref().map_or_else(demo_tools, McpTools::registry);
+            runs.push(run_mode(&server, policy, tools, mode).await?);
         }
         let stats = server.stats();
         let savings = Savings::of(&runs);
         summary(&runs, savings.as_ref(), &stats);
+        if served.is_some() {
+            let calls: usize = runs[0]
+                .records
+                .iter()
+                .map(|r| r.outcome.message.tool_calls.len())
+                .sum();
+            println!(
+                "tool calls: {calls} per mode, each a `tools/call` request to the MCP server `{DEMO_SERVER}` over stdio"
+            );
+        }
         if let Some(path) = svg_path {
             std::fs::write(path, svg::timeline(&runs, savings.as_ref()))
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             println!("timeline written to {}", path.display());
+        }
+        if let Some(tools) = served {
+            tools.shutdown().await;
         }
         server.shutdown().await;
         Ok(())
@@ -455,9 +466,10 @@ pub fn demo(svg_path: Option<&Path>) -> Result<(), String> {
 }
 
 fn summary(runs: &[ModeRun], savings: Option<&Savings>, stats: &MockStats) {
+    let (first, second) = (runs[0].policy, runs[1].policy);
     println!();
     println!("== summary ==");
-    println!("{:<22}{:>12}{:>12}", "", "eager", "batched");
+    println!("{:<22}{:>12}{:>12}", "", first.as_str(), second.as_str());
     let turns = runs[0].records.len().min(runs[1].records.len());
     for t in 0..turns {
         println!(
@@ -475,9 +487,9 @@ fn summary(runs: &[ModeRun], savings: Option<&Savings>, stats: &MockStats) {
     );
     if let Some(s) = savings {
         let why = if s.total() > 0 {
-            "tools ran while the model was still streaming"
+            "tools ran while the model was still streaming".to_owned()
         } else {
-            "eager was not faster this time"
+            format!("{} was not faster this time", s.early)
         };
         println!("{}: {why}", s.describe());
     }
@@ -490,21 +502,21 @@ fn summary(runs: &[ModeRun], savings: Option<&Savings>, stats: &MockStats) {
         }
         total
     };
-    let (eager, batched) = (usage(&runs[0]), usage(&runs[1]));
+    let (a, b) = (usage(&runs[0]), usage(&runs[1]));
     println!(
         "{:<22}{:>12}{:>12}",
         "prompt read from cache",
-        percent(eager.cache_read_share()),
-        percent(batched.cache_read_share())
+        percent(a.cache_read_share()),
+        percent(b.cache_read_share())
     );
     println!(
         "{:<22}{:>12}{:>12}",
         "prompt tokens",
-        eager.input_tokens.unwrap_or(0),
-        batched.input_tokens.unwrap_or(0)
+        a.input_tokens.unwrap_or(0),
+        b.input_tokens.unwrap_or(0)
     );
     println!(
-        "cache breakpoints on the tools, the system prompt and the last two requests' ends: each turn reads the one before; the batched run repeats the eager run's requests byte for byte, so it reads them whole"
+        "cache breakpoints on the tools, the system prompt and the last two requests' ends: each turn reads the one before; the {second} run repeats the {first} run's requests byte for byte, so it reads them whole"
     );
     println!(
         "prompt cache: {} hits, {} misses, {} first requests; {} order violations, {} refused requests",
@@ -512,11 +524,11 @@ fn summary(runs: &[ModeRun], savings: Option<&Savings>, stats: &MockStats) {
     );
     if runs[0].history == runs[1].history {
         println!(
-            "eager and batched histories are byte-identical ({} messages): results are ordered by request, not by completion",
+            "{first} and {second} histories are byte-identical ({} messages): results are ordered by request, not by completion",
             runs[0].history.len()
         );
     } else {
-        println!("eager and batched histories differ");
+        println!("{first} and {second} histories differ");
     }
 }
 

@@ -1,6 +1,6 @@
 //! The demo's timeline chart: per mode, one lane per model stream and per tool call, a
 //! marker where each turn committed and one where its results were released, and what
-//! eager dispatch saved.
+//! eager (or per-tool) dispatch saved.
 //!
 //! A call's lane shows three spans: held (its arguments were complete, but it waits for
 //! the message to commit: batched dispatch), running, and waiting for its turn in request
@@ -168,8 +168,10 @@ pub(super) fn timeline(runs: &[ModeRun], savings: Option<&Savings>) -> String {
         t += step;
     }
     let height = y + 10.0;
+    let modes: Vec<String> = runs.iter().map(|r| r.policy.to_string()).collect();
+    let modes = modes.join(" and with ");
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\">toolstream demo: the same conversation with eager and with batched dispatch</text>\n<text x=\"10\" y=\"38\" font-size=\"11\" fill=\"#444\">model streams (blue), tools running (orange), calls waiting (pale: held until the commit, or for their turn in request order); turns committing (green) and releasing their results (purple, dashed)</text>\n{axis}{body}</svg>\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\">toolstream demo: the same conversation with {modes} dispatch</text>\n<text x=\"10\" y=\"38\" font-size=\"11\" fill=\"#444\">model streams (blue), tools running (orange), calls waiting (pale: held until the commit, or for their turn in request order); turns committing (green) and releasing their results (purple, dashed)</text>\n{axis}{body}</svg>\n",
         LEFT + WIDTH + 140.0
     )
 }
