@@ -1,7 +1,7 @@
 //! Chunk independence: every fixture decoded whole, byte by byte, and split in two at every
 //! point gives identical events, at the SSE level and at the unified-event level.
 
-mod common;
+use crate::common;
 
 use toolstream::{SseDecoder, SseEvent, StreamEvent};
 

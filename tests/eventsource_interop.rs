@@ -2,7 +2,7 @@
 //! is correct, one test per documented defect (asserting what it really does), and the
 //! `Stream` adapters that bridge the two.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -2,7 +2,7 @@
 //! and a generated corpus. A leading space keeps a payload off a fast path (each matches
 //! exact bytes only), so decoding each payload both ways must agree.
 
-mod common;
+use crate::common;
 
 use toolstream::provider::{AnthropicDecoder, OpenAiChatDecoder};
 use toolstream::{Provider, SseDecoder};

@@ -3,7 +3,7 @@
 //! matches exact bytes only), so decoding each stream both ways, payload by payload, must
 //! agree.
 
-mod common;
+use crate::common;
 
 use toolstream::provider::GeminiDecoder;
 use toolstream::{Provider, SseDecoder};

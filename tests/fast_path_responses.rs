@@ -3,7 +3,7 @@
 //! matches exact bytes only), so decoding each stream both ways must agree payload by
 //! payload; the decoder's count of fast-path payloads shows the comparison is not vacuous.
 
-mod common;
+use crate::common;
 
 use toolstream::provider::OpenAiResponsesDecoder;
 use toolstream::{DecodeError, Provider, SseDecoder};

@@ -2,7 +2,7 @@
 //! and asserts the exact outcome (an error of the right kind, or the right assembly), never
 //! a panic, a silent loss or unbounded growth.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 use toolstream::{

@@ -4,7 +4,7 @@
 //! frame), so a test can assert the exact input event after which the assembler first
 //! reports a tool call complete, not only the assembled result.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 use toolstream::eventstream::{encode_message, Header, HeaderValue};

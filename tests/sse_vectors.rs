@@ -2,7 +2,7 @@
 //! whole, byte by byte, in the chunks the originating test used (where it records them),
 //! and through the `Stream` adapter.
 
-mod common;
+use crate::common;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};

@@ -7,7 +7,7 @@
 //! - a non-null `input_error` means "some reason": the reference's wording comes from
 //!   Python's JSON parser, ours from serde_json; both must say why, and `input` must be null.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use toolstream::report::turn_json;

@@ -2,7 +2,7 @@
 //! cancellation, orphans and byte-stable next requests. Time is paused (tokio test-util):
 //! no test depends on wall-clock speed.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

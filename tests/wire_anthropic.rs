@@ -6,7 +6,7 @@
 //! Fixtures: `tests/fixtures/anthropic/`; the constructed ones follow the documented
 //! stream format (see their `.source.txt`).
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::sync::Arc;

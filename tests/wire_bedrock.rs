@@ -5,7 +5,7 @@
 //! fixture runs through the turn stream as in production; each test names the error it
 //! prevents.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! `results_message`) with the documented shape. Constructed fixtures say in their
 //! `.source.txt` which document they follow.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};

@@ -6,7 +6,7 @@
 //! the next request's new messages checked against the documented shape. Each test names
 //! the provider error it prevents.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::sync::Arc;
