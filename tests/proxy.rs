@@ -976,7 +976,7 @@ async fn miss_messages_for_bodies_that_are_not_json_or_differ_in_bytes() {
 /// direct request to the mock, the same through the proxy in `record` mode, a replay, and
 /// a minimal server sending the same chunks from memory (what a replay costs without the
 /// proxy's work: reading the body, hashing it, reading the cassette).
-/// `cargo test --release --test proxy -- --ignored --nocapture replay_overhead`
+/// `cargo test --release --test suite_http -- --ignored --nocapture replay_overhead`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand"]
 async fn replay_overhead() {

@@ -26,6 +26,8 @@ mod cli_run;
 mod cli_run_fixtures;
 #[path = "http_bedrock.rs"]
 mod http_bedrock;
+#[path = "support/interop.rs"]
+mod interop;
 #[path = "interop_sdks.rs"]
 mod interop_sdks;
 #[cfg(feature = "mcp")]
