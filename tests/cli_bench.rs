@@ -5,9 +5,17 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// `toolstream bench ARGS`, each parser timed for 50 ms instead of 1.5 s unless ARGS say
+/// (the report's fields are checked, not its figures).
 fn bench(args: &[&str]) -> (i32, String, String) {
+    let millis: &[&str] = if args.contains(&"--millis") {
+        &[]
+    } else {
+        &["--millis", "50"]
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_toolstream"))
         .arg("bench")
+        .args(millis)
         .args(args)
         .output()
         .unwrap();
@@ -64,4 +72,7 @@ fn bad_input_and_usage() {
     assert!(stderr.contains("give a FILE"), "{stderr}");
     let (code, _, _) = bench(&["--chunk", "0"]);
     assert_eq!(code, 2);
+    let (code, _, stderr) = bench(&["--millis", "0"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("must be at least 1"), "{stderr}");
 }

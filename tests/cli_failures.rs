@@ -134,8 +134,8 @@ fn bench_measures_a_recorded_conversation_message_by_message() {
     ] {
         let path = scratch(name, &body);
         for args in [
-            &["bench", "--json"][..],
-            &["bench", "--json", "--provider", provider],
+            &["bench", "--millis", "50", "--json"][..],
+            &["bench", "--millis", "50", "--json", "--provider", provider],
         ] {
             let out = toolstream(args, &path);
             let err = String::from_utf8_lossy(&out.stderr);

@@ -83,6 +83,10 @@ enum Command {
         /// Size of the generated corpus in MB (without FILE).
         #[arg(long, default_value = "16", value_parser = at_least_one)]
         mb: NonZeroUsize,
+        /// Milliseconds each of the three parsers is timed for: the input is parsed over
+        /// and over (at least three times), and the fastest pass counts.
+        #[arg(long, value_name = "MS", default_value = "1500", value_parser = at_least_one)]
+        millis: NonZeroUsize,
         /// A recorded stream; a generated corpus when absent.
         file: Option<PathBuf>,
     },
@@ -382,10 +386,18 @@ fn main() -> ExitCode {
             json,
             chunk,
             mb,
+            millis,
             file,
-        } => bench::bench(*provider, file.as_deref(), chunk.get(), mb.get(), *json)
-            .map_err(Failure::Input)
-            .and_then(|report| writeln!(out, "{report}").map_err(Failure::Output)),
+        } => bench::bench(
+            *provider,
+            file.as_deref(),
+            chunk.get(),
+            mb.get(),
+            Duration::from_millis(millis.get() as u64),
+            *json,
+        )
+        .map_err(Failure::Input)
+        .and_then(|report| writeln!(out, "{report}").map_err(Failure::Output)),
         Command::Serve {
             addr,
             script,
