@@ -378,6 +378,10 @@ fn http_client(name: &str) -> Result<reqwest13::Client, McpError> {
         server: name.to_owned(),
         reason,
     };
+    // rustls 0.23.48 deprecates ring's provider (it has no post-quantum key exchange).
+    // Kept: aws-lc-rs, the provider that has one, is a C and assembly build, and the
+    // provider reqwest 0.12 gives the model clients is ring's too.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
