@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -35,7 +35,7 @@ pub fn interop_src() -> PathBuf {
 /// # Panics
 ///
 /// When it is missing or stale and `TOOLSTREAM_INTEROP=require`.
-pub fn environment(what: &str, file: &str, needs: &[&str]) -> Option<Env> {
+pub fn environment(what: &str, file: &'static str, needs: &[&str]) -> Option<Env> {
     let required = std::env::var("TOOLSTREAM_INTEROP").is_ok_and(|v| v == "require");
     match find_environment(needs) {
         Ok(env) => Some(env),
@@ -44,8 +44,11 @@ pub fn environment(what: &str, file: &str, needs: &[&str]) -> Option<Env> {
              install them with: bash interop/setup.sh"
         ),
         Err(why) => {
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
+            // Once for each file that skips.
+            static NOTICED: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+            let mut noticed = NOTICED.lock().unwrap_or_else(PoisonError::into_inner);
+            if !noticed.contains(&file) {
+                noticed.push(file);
                 // Straight to the process's standard error: the test harness captures
                 // `eprintln!` of passing tests.
                 let bar = "!".repeat(78);
@@ -56,7 +59,7 @@ pub fn environment(what: &str, file: &str, needs: &[&str]) -> Option<Env> {
                      !! Install them with `bash interop/setup.sh` (needs PyPI and npm), or set\n\
                      !! TOOLSTREAM_INTEROP=require to make this a failure.\n{bar}\n"
                 );
-            });
+            }
             None
         }
     }

@@ -83,8 +83,8 @@ enum Command {
         /// Size of the generated corpus in MB (without FILE).
         #[arg(long, default_value = "16", value_parser = at_least_one)]
         mb: NonZeroUsize,
-        /// Milliseconds each of the three parsers is timed for: the input is parsed over
-        /// and over (at least three times), and the fastest pass counts.
+        /// Milliseconds each parser (toolstream, and each baseline) is timed for: the input
+        /// is parsed over and over (at least three times), and the fastest pass counts.
         #[arg(long, value_name = "MS", default_value = "1500", value_parser = at_least_one)]
         millis: NonZeroUsize,
         /// A recorded stream; a generated corpus when absent.
