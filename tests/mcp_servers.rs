@@ -216,18 +216,14 @@ async fn an_unknown_tool_is_an_error_in_its_slot() {
     let _serial = SERIAL.lock().await;
     let dir = run_dir(&env, "unknown_tool");
     let log = dir.join("fastmcp.log");
-    let tools = connect([fastmcp(&env, &log)]).await;
-    let run = converse(
-        &tools,
+    let run = run_with(
+        [fastmcp(&env, &log)],
         one_turn(json!([
             {"name": "lookup", "input": {"key": "gamma"}},
             {"name": "no_such_tool", "input": {"key": "gamma"}}
         ])),
-        ConversationConfig::default(),
-        None,
     )
     .await;
-    tools.shutdown().await;
     let r = &run.records[0].outcome.results;
     assert_eq!(text(&r[0]), "gamma: the third record");
     assert_eq!(r[1].error, Some(ToolErrorKind::UnknownTool), "{r:?}");
@@ -244,9 +240,8 @@ async fn a_tool_the_server_no_longer_has_is_an_error_naming_it() {
     let _serial = SERIAL.lock().await;
     let dir = run_dir(&env, "removed_tool");
     let log = dir.join("fastmcp.log");
-    let tools = connect([fastmcp(&env, &log)]).await;
-    let run = converse(
-        &tools,
+    let run = run_with(
+        [fastmcp(&env, &log)],
         script(
             1,
             json!([
@@ -255,8 +250,6 @@ async fn a_tool_the_server_no_longer_has_is_an_error_naming_it() {
                 {"text": "It is gone."}
             ]),
         ),
-        ConversationConfig::default(),
-        None,
     )
     .await;
     assert!(run.records[0].outcome.results[0].is_ok());
@@ -267,7 +260,6 @@ async fn a_tool_the_server_no_longer_has_is_an_error_naming_it() {
         .iter()
         .all(|l| !(l["event"] == "start" && l["tool"] == "lookup")));
     assert_no_refusal(&run.stats, 3);
-    tools.shutdown().await;
 }
 
 /// Arguments that do not fit the tool's input schema (an integer from 1 to 5 and an enum;
@@ -279,19 +271,15 @@ async fn schema_invalid_arguments_are_invalid_arguments() {
     let _serial = SERIAL.lock().await;
     let dir = run_dir(&env, "schema_invalid");
     let log = dir.join("fastmcp.log");
-    let tools = connect([everything(&env), fastmcp(&env, &log)]).await;
-    let run = converse(
-        &tools,
+    let run = run_with(
+        [everything(&env), fastmcp(&env, &log)],
         one_turn(json!([
             {"name": "configure", "input": {"level": "loud", "mode": "turbo"}},
             {"name": "configure", "input": {"level": 3, "mode": "safe"}},
             {"name": "get-sum", "input": {"a": "two", "b": 3}}
         ])),
-        ConversationConfig::default(),
-        None,
     )
     .await;
-    tools.shutdown().await;
     let r = &run.records[0].outcome.results;
     assert_eq!(r[0].error, Some(ToolErrorKind::InvalidArguments), "{r:?}");
     assert!(r[1].is_ok(), "{r:?}");
@@ -313,18 +301,14 @@ async fn an_is_error_answer_is_an_error_result_in_its_slot() {
     let Some(env) = environment() else { return };
     let _serial = SERIAL.lock().await;
     let dir = run_dir(&env, "is_error");
-    let tools = connect([fastmcp(&env, &dir.join("fastmcp.log"))]).await;
-    let run = converse(
-        &tools,
+    let run = run_with(
+        [fastmcp(&env, &dir.join("fastmcp.log"))],
         one_turn(json!([
             {"name": "fail", "input": {"message": "the disk is on fire"}},
             {"name": "lookup", "input": {"key": "beta"}}
         ])),
-        ConversationConfig::default(),
-        None,
     )
     .await;
-    tools.shutdown().await;
     let r = &run.records[0].outcome.results;
     assert_eq!(r[0].error, Some(ToolErrorKind::Failed), "{r:?}");
     assert!(r[0].content.contains("the disk is on fire"), "{r:?}");
@@ -341,9 +325,8 @@ async fn a_server_that_exits_mid_call_fails_that_call_and_the_next_turn_runs() {
     let _serial = SERIAL.lock().await;
     let dir = run_dir(&env, "exit_mid_call");
     let log = dir.join("fastmcp.log");
-    let tools = connect([fastmcp(&env, &log)]).await;
-    let run = converse(
-        &tools,
+    let run = run_with(
+        [fastmcp(&env, &log)],
         script(
             1,
             json!([
@@ -352,11 +335,8 @@ async fn a_server_that_exits_mid_call_fails_that_call_and_the_next_turn_runs() {
                 {"text": "Back again."}
             ]),
         ),
-        ConversationConfig::default(),
-        None,
     )
     .await;
-    tools.shutdown().await;
     let crashed = &run.records[0].outcome.results[0];
     assert!(!crashed.is_ok(), "{crashed:?}");
     assert!(crashed.content.contains("fastmcp"), "{crashed:?}");
@@ -643,6 +623,15 @@ fn now() -> f64 {
 
 // ---------------------------------------------------------------------------------------
 // The servers
+
+/// The conversation `script` with the tools of `servers` (default configuration, no
+/// cassette); the servers are shut down after it.
+async fn run_with(servers: impl IntoIterator<Item = McpServer>, script: Script) -> Run {
+    let tools = connect(servers).await;
+    let run = converse(&tools, script, ConversationConfig::default(), None).await;
+    tools.shutdown().await;
+    run
+}
 
 async fn connect(servers: impl IntoIterator<Item = McpServer>) -> McpTools {
     McpTools::connect(servers)
